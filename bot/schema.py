@@ -1,0 +1,300 @@
+"""The ledger's layout and per-database plumbing, used by `store` only.
+
+Tables (SQLAlchemy Core) the same on SQLite and PostgreSQL; every datetime column is
+`UTCDateTime`: aware UTC in, aware UTC out. Also: opening an engine (a new SQLite file is 0600,
+WAL, BEGIN IMMEDIATE for writes), transactions, insert-if-absent, locks, and Paper <-> row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    URL,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.types import TypeDecorator
+
+from bot.models import Paper
+
+__all__ = [
+    "UTCDateTime",
+    "metadata",
+    "papers",
+    "paper_keys",
+    "paper_sources",
+    "sources",
+    "subscribers",
+    "deliveries",
+    "PENDING",
+    "SENT",
+    "FAILED",
+    "STATES",
+    "RECORD_LOCK",
+    "open_engine",
+    "transaction",
+    "lock",
+    "insert_if_absent",
+    "paper_row",
+    "paper_from_row",
+]
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+STATES = (PENDING, SENT, FAILED)
+
+# pg_advisory_xact_lock keys: fixed numbers spelled in ASCII, recognisable in pg_locks.
+RECORD_LOCK = int.from_bytes(b"bot:rec", "big")
+_SCHEMA_LOCK = int.from_bytes(b"bot:ddl", "big")
+_IMMEDIATE = "bot_begin_immediate"  # execution option read by the SQLite "begin" hook
+_BUSY_TIMEOUT_MS = 30_000
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; values come back aware UTC.
+
+    SQLite's DATETIME keeps no offset (DESIGN.md pitfalls), so it gets naive UTC text, which also
+    sorts and compares correctly; PostgreSQL gets `timestamptz`. Raises ValueError on a naive value:
+    guessing its zone would silently shift every comparison.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} given to the store; pass aware UTC"
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+# One row per paper; `canonical` is identity.keys(paper)[0] ("arxiv:…", "doi:…" or "title:…").
+# authors and categories are JSON arrays as text, portable across both databases.
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("canonical", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("url", Text, nullable=False, default=""),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", Text, nullable=False, default="[]"),
+    Column("categories", Text, nullable=False, default="[]"),
+    Column("arxiv_id", Text),
+    Column("doi", Text),
+    Column("published", UTCDateTime()),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Index("ix_papers_first_seen", "first_seen"),
+)
+
+# Every identity key a paper was ever seen under; a paper is known when any of its keys is here.
+paper_keys = Table(
+    "paper_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("paper_id", Integer, ForeignKey("papers.id"), nullable=False),
+    Index("ix_paper_keys_paper_id", "paper_id"),
+)
+
+paper_sources = Table(
+    "paper_sources",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id"), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("paper_id", "source"),
+)
+
+# Poll state per source: HTTP validators for conditional GET and what `bot status` shows.
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_poll", UTCDateTime()),
+    Column("last_success", UTCDateTime()),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_count", Integer, nullable=False, default=0),
+)
+
+# When the bot first saw each (lower-cased) email: it only receives papers first seen after that.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("first_seen", UTCDateTime(), nullable=False),
+)
+
+# The outbox: one row per (subscriber, paper), never two (SPEC section 4). `sent_at` is when the
+# attempt ended: the server accepted (sent) or refused for good (failed, with `error`).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("email", String(320), nullable=False),
+    Column("paper_id", Integer, ForeignKey("papers.id"), nullable=False),
+    Column("state", String(10), nullable=False, default=PENDING),
+    Column("queries", Text, nullable=False, default="[]"),
+    Column("queued_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("message_id", Text),
+    Column("error", Text),
+    PrimaryKeyConstraint("email", "paper_id"),
+    Index("ix_deliveries_state_email", "state", "email", "queued_at"),
+)
+
+
+def open_engine(url: URL) -> Engine:
+    """An engine with every table created. A new SQLite file (and its folder) is created 0600 first.
+
+    Raises OSError when the SQLite file or folder cannot be created, SQLAlchemyError otherwise.
+    """
+    if url.get_backend_name() == "sqlite":
+        _create_sqlite_file(url.database)
+        engine = create_engine(url)
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)  # a daemon outlives server restarts
+    try:
+        with transaction(engine, immediate=True) as conn:
+            lock(conn, _SCHEMA_LOCK)  # two processes starting at once must not both CREATE
+            metadata.create_all(conn)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine, *, immediate: bool) -> Iterator[Connection]:
+    """One transaction; `immediate` (for writes) takes SQLite's write lock at BEGIN."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_IMMEDIATE: immediate})
+        with conn.begin():
+            yield conn
+
+
+def lock(conn: Connection, key: int) -> None:
+    """Serialize with every other transaction taking `key`, until this one ends.
+
+    SQLite needs nothing: a write transaction already holds the database's only write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def insert_if_absent(conn: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect (DESIGN.md pitfalls)."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def paper_row(paper: Paper) -> dict[str, Any]:
+    """The `papers` row of a Paper whose id and first_seen are set."""
+    return {
+        "canonical": paper.id,
+        "title": paper.title,
+        "url": paper.url,
+        "abstract": paper.abstract,
+        "authors": json.dumps(list(paper.authors), ensure_ascii=False),
+        "categories": json.dumps(list(paper.categories), ensure_ascii=False),
+        "arxiv_id": paper.arxiv_id,
+        "doi": paper.doi,
+        "published": paper.published,
+        "first_seen": paper.first_seen,
+    }
+
+
+def paper_from_row(row: Row[Any], source_names: tuple[str, ...]) -> Paper:
+    """The Paper of a `papers` row (revision is not stored: a stored paper is just a paper)."""
+    return Paper(
+        title=row.title,
+        url=row.url,
+        abstract=row.abstract,
+        authors=tuple(json.loads(row.authors)),
+        categories=tuple(json.loads(row.categories)),
+        sources=source_names,
+        published=row.published,
+        arxiv_id=row.arxiv_id,
+        doi=row.doi,
+        id=row.canonical,
+        first_seen=row.first_seen,
+    )
+
+
+def _create_sqlite_file(database: str | None) -> None:
+    """Create the database file 0600 (and its folder) before SQLite creates it world-readable.
+
+    RELIABILITY.md finding 12: under umask 022 SQLite creates 0644, and -wal/-shm take the
+    database file's mode, so creating the file first protects all three. An existing file is kept.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot create folder {path.parent}: {exc.strerror}") from exc
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and SQLAlchemy-emitted BEGIN (IMMEDIATE for writes).
+
+    The sqlite3 driver's own BEGIN is deferred, so two writers could both read "unknown", then
+    collide on the write. This is SQLAlchemy's documented recipe for taking over BEGIN ("Enabling
+    Non-Legacy SQLite Transactional Modes", dialects/sqlite), with IMMEDIATE added for writes.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # sqlite3 must not emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,442 @@
+"""The ledger: the only database code. Papers seen, poll state, subscribers and the outbox.
+
+Same code on SQLite (the embedded default) and PostgreSQL (several processes sharing one ledger).
+Every write is one transaction. `record` is serialized across processes (SQLite BEGIN IMMEDIATE,
+a PostgreSQL advisory lock) so two processes can never both decide that a paper is new.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from bot import identity
+from bot.errors import StoreError
+from bot.models import Paper, Pending
+from bot.schema import (
+    FAILED,
+    PENDING,
+    RECORD_LOCK,
+    SENT,
+    STATES,
+    deliveries,
+    insert_if_absent,
+    lock,
+    open_engine,
+    paper_from_row,
+    paper_keys,
+    paper_row,
+    paper_sources,
+    sources,
+    subscribers,
+    transaction,
+)
+from bot.schema import papers as paper_table
+
+__all__ = ["Store", "SourceState", "Status", "QueueFn"]
+
+# queue(new_papers) -> (email, paper.id, matched queries) for each delivery to write.
+QueueFn = Callable[[list[Paper]], Iterable[tuple[str, str, tuple[str, ...]]]]
+
+_CHUNK = 500  # bound parameters per IN (...): far below SQLite's limit
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the ledger remembers about polling one source."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    last_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """`bot status`: every source's state, papers seen, deliveries per email and state."""
+
+    sources: list[SourceState]
+    papers: int
+    deliveries: dict[str, dict[str, int]]
+
+
+class Store:
+    """A connection pool to the ledger; use `Store.open(url)`, close when done (or `with`)."""
+
+    def __init__(self, engine: Engine, shown_url: str):
+        self._engine = engine
+        self._shown = shown_url
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and create missing tables. A new SQLite file (and its folder) is created 0600.
+
+        Raises StoreError "cannot open database <url, password hidden>: <reason>".
+        """
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StoreError(
+                f"cannot open database: {exc}; expected a URL like sqlite:///bot.db"
+            ) from exc
+        shown = parsed.render_as_string(hide_password=True)
+        try:
+            return cls(open_engine(parsed), shown)
+        except (OSError, NoSuchModuleError, SQLAlchemyError) as exc:
+            raise StoreError(f"cannot open database {shown}: {_reason(exc)}") from exc
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- subscribers and papers -------------------------------------------------------------
+
+    def ensure_subscribers(self, emails: Iterable[str], now: datetime) -> None:
+        """Remember `now` as the first sighting of each email not seen before (case-insensitive)."""
+        rows = [{"email": e, "first_seen": now} for e in dict.fromkeys(e.lower() for e in emails)]
+        if rows:
+            with self._write() as conn:
+                conn.execute(insert_if_absent(conn, subscribers), rows)
+
+    def record(
+        self, papers: Sequence[Paper], now: datetime, queue: QueueFn | None = None
+    ) -> list[Paper]:
+        """Record papers and queue deliveries for the new ones, in one transaction; return the new.
+
+        A paper is known when any of identity.keys(paper) is already in the ledger: it only gains
+        its missing keys and sources. Unknown papers are inserted with first_seen=now. When `queue`
+        is given it is called once with the new papers (not called when none are new) and a pending
+        delivery is written for each (email, paper id, queries) it returns, unless one exists for
+        that pair or the email was first seen after `now`, or never. Papers without any key are
+        skipped. Raises ValueError when `queue` names a paper that is not among the new ones.
+        """
+        with self._write() as conn:
+            lock(conn, RECORD_LOCK)
+            new, ids = self._record(conn, papers, now)
+            if queue is not None and new:
+                self._queue(conn, list(queue(list(new))), ids, now)
+        return new
+
+    def _record(
+        self, conn: Connection, given: Sequence[Paper], now: datetime
+    ) -> tuple[list[Paper], dict[str, int]]:
+        """Insert what is unknown; return the new papers and their canonical id -> row id."""
+        wanted = [(p, ks) for p in given if (ks := _keys(p))]
+        stored: dict[str, int] = {}  # key -> row id, for the keys already in the ledger
+        for chunk in _chunks(list(dict.fromkeys(k for _, ks in wanted for k in ks))):
+            query = select(paper_keys.c.key, paper_keys.c.paper_id).where(
+                paper_keys.c.key.in_(chunk)
+            )
+            stored.update({key: paper_id for key, paper_id in conn.execute(query)})
+        owner: dict[str, int | str] = dict(stored)  # key -> row id, or canonical of a new paper
+        new: dict[str, Paper] = {}  # canonical -> new paper (sources merged for batch repeats)
+        links: dict[tuple[int | str, str], None] = {}  # (owner, key) to add
+        seen_in: dict[tuple[int | str, str], None] = {}  # (owner, source) to add if absent
+        for paper, ks in wanted:
+            target = next((owner[k] for k in ks if k in owner), None)
+            if target is None:
+                target = ks[0]
+                new[target] = replace(paper, id=target, first_seen=now)
+            elif isinstance(target, str):  # a repeat, within this batch, of a paper new in it
+                merged = tuple(dict.fromkeys(new[target].sources + paper.sources))
+                new[target] = replace(new[target], sources=merged)
+            for key in ks:
+                if key not in stored:
+                    owner.setdefault(key, target)
+                    links[target, key] = None
+            seen_in.update(dict.fromkeys((target, source) for source in paper.sources))
+        ids: dict[str, int] = {}
+        if new:
+            inserted = conn.execute(
+                insert(paper_table).returning(
+                    paper_table.c.canonical, paper_table.c.id, sort_by_parameter_order=True
+                ),
+                [paper_row(p) for p in new.values()],
+            )
+            ids = {canonical: row_id for canonical, row_id in inserted}
+        if links:
+            rows = [{"key": k, "paper_id": ids.get(t, t)} for t, k in links]
+            conn.execute(insert_if_absent(conn, paper_keys), rows)
+        # Most of a listing is already known with the same sources: skip those no-op inserts.
+        known = sorted({t for t, _ in seen_in if isinstance(t, int)})
+        for chunk in _chunks(known):
+            query = select(paper_sources.c.paper_id, paper_sources.c.source).where(
+                paper_sources.c.paper_id.in_(chunk)
+            )
+            for pair in conn.execute(query):
+                seen_in.pop((pair[0], pair[1]), None)
+        if seen_in:
+            rows = [{"paper_id": ids.get(t, t), "source": s, "first_seen": now} for t, s in seen_in]
+            conn.execute(insert_if_absent(conn, paper_sources), rows)
+        return list(new.values()), ids
+
+    def _queue(
+        self,
+        conn: Connection,
+        triples: list[tuple[str, str, tuple[str, ...]]],
+        ids: dict[str, int],
+        now: datetime,
+    ) -> None:
+        """A pending delivery per triple whose subscriber was first seen at or before `now`."""
+        emails = sorted({email.lower() for email, _, _ in triples})
+        eligible: set[str] = set()
+        for chunk in _chunks(emails):
+            eligible.update(
+                conn.scalars(
+                    select(subscribers.c.email).where(
+                        subscribers.c.email.in_(chunk), subscribers.c.first_seen <= now
+                    )
+                )
+            )
+        rows: dict[tuple[str, int], dict[str, Any]] = {}
+        for email, paper_id, queries in triples:
+            if paper_id not in ids:
+                raise ValueError(
+                    f"queue returned paper {paper_id!r}, which is not new in this record()"
+                )
+            email = email.lower()
+            if email in eligible:
+                rows.setdefault(
+                    (email, ids[paper_id]),
+                    {
+                        "email": email,
+                        "paper_id": ids[paper_id],
+                        "state": PENDING,
+                        "queries": json.dumps(list(queries), ensure_ascii=False),
+                        "queued_at": now,
+                    },
+                )
+        if rows:
+            conn.execute(insert_if_absent(conn, deliveries), list(rows.values()))
+
+    def papers(self, since: datetime | None = None, limit: int | None = None) -> list[Paper]:
+        """Papers first seen at or after `since`, newest first, with sources and first_seen."""
+        query = select(paper_table).order_by(
+            paper_table.c.first_seen.desc(), paper_table.c.id.desc()
+        )
+        if since is not None:
+            query = query.where(paper_table.c.first_seen >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            by_id = self._sources_of(conn, [r.id for r in rows])
+        return [paper_from_row(r, by_id.get(r.id, ())) for r in rows]
+
+    def paper_count(self) -> int:
+        """How many papers the ledger holds."""
+        with self._read() as conn:
+            return conn.scalar(select(func.count()).select_from(paper_table)) or 0
+
+    # --- sources ------------------------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState | None:
+        """The poll state of one source; None when it was never polled."""
+        with self._read() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == name)).first()
+        return _source_state(row) if row else None
+
+    def save_poll(
+        self,
+        name: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        count: int = 0,
+    ) -> None:
+        """Record one poll. Success (error None) resets the failure count and stores the validators
+        given (keeping old ones not given); a failure counts up and keeps validators and count."""
+        with self._write() as conn:
+            conn.execute(insert_if_absent(conn, sources), [{"name": name}])
+            if error is None:
+                values: dict[str, Any] = {
+                    "last_poll": now,
+                    "last_success": now,
+                    "last_error": None,
+                    "consecutive_failures": 0,
+                    "last_count": count,
+                    "etag": func.coalesce(etag, sources.c.etag),
+                    "last_modified": func.coalesce(last_modified, sources.c.last_modified),
+                }
+            else:
+                values = {
+                    "last_poll": now,
+                    "last_error": error,
+                    "consecutive_failures": sources.c.consecutive_failures + 1,
+                }
+            conn.execute(update(sources).where(sources.c.name == name).values(**values))
+
+    # --- the outbox ---------------------------------------------------------------------------
+
+    def pending(self, email: str, limit: int | None = None) -> list[Pending]:
+        """The subscriber's pending deliveries, oldest queued first."""
+        query = (
+            select(paper_table, deliveries.c.queries, deliveries.c.queued_at)
+            .join(deliveries, deliveries.c.paper_id == paper_table.c.id)
+            .where(deliveries.c.email == email.lower(), deliveries.c.state == PENDING)
+            .order_by(deliveries.c.queued_at, paper_table.c.first_seen, paper_table.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            by_id = self._sources_of(conn, [r.id for r in rows])
+        return [
+            Pending(
+                email=email.lower(),
+                paper=paper_from_row(r, by_id.get(r.id, ())),
+                queries=tuple(json.loads(r.queries)),
+                queued_at=r.queued_at,
+            )
+            for r in rows
+        ]
+
+    def pending_count(self, email: str) -> int:
+        """How many deliveries the subscriber has pending."""
+        query = select(func.count()).where(
+            deliveries.c.email == email.lower(), deliveries.c.state == PENDING
+        )
+        with self._read() as conn:
+            return conn.scalar(query) or 0
+
+    def emails_with_pending(self) -> list[str]:
+        """Every email with at least one pending delivery, sorted."""
+        query = select(deliveries.c.email).where(deliveries.c.state == PENDING).distinct()
+        with self._read() as conn:
+            return sorted(conn.scalars(query))
+
+    def mark_sent(
+        self, email: str, paper_ids: Sequence[str], message_id: str, now: datetime
+    ) -> None:
+        """Flip the pending deliveries of these papers (canonical ids) to sent, atomically."""
+        self._finish(email, paper_ids, now, state=SENT, message_id=message_id)
+
+    def mark_failed(self, email: str, paper_ids: Sequence[str], error: str, now: datetime) -> None:
+        """Flip the pending deliveries of these papers to failed with the server's reply."""
+        self._finish(email, paper_ids, now, state=FAILED, error=error)
+
+    def _finish(self, email: str, paper_ids: Sequence[str], now: datetime, **values: Any) -> None:
+        with self._write() as conn:
+            for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+                ids = (
+                    select(paper_table.c.id)
+                    .where(paper_table.c.canonical.in_(chunk))
+                    .scalar_subquery()
+                )
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.email == email.lower(),
+                        deliveries.c.state == PENDING,
+                        deliveries.c.paper_id.in_(ids),
+                    )
+                    .values(sent_at=now, **values)
+                )
+
+    def status(self) -> Status:
+        """Every source's state (by name), the paper count, and per email every state's count."""
+        with self._read() as conn:
+            states = [
+                _source_state(r) for r in conn.execute(select(sources).order_by(sources.c.name))
+            ]
+            count = conn.scalar(select(func.count()).select_from(paper_table)) or 0
+            known = list(conn.scalars(select(subscribers.c.email)))
+            tallies = conn.execute(
+                select(deliveries.c.email, deliveries.c.state, func.count()).group_by(
+                    deliveries.c.email, deliveries.c.state
+                )
+            ).all()
+        counts: dict[str, dict[str, int]] = {}
+        for email in known:
+            counts[email] = dict.fromkeys(STATES, 0)
+        for email, state, n in tallies:
+            counts.setdefault(email, dict.fromkeys(STATES, 0))[state] = n
+        return Status(sources=states, papers=count, deliveries=dict(sorted(counts.items())))
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        with self._guard(), transaction(self._engine, immediate=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot; on WAL SQLite it never blocks a writer."""
+        with self._guard(), transaction(self._engine, immediate=False) as conn:
+            yield conn
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a database outage (locked, disk full, connection lost) into one StoreError line."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreError(f"database {self._shown} failed: {_reason(exc)}") from exc
+
+    def _sources_of(self, conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
+        """Row id -> source names, in the order the paper was seen in them."""
+        found: dict[int, list[str]] = {}
+        for chunk in _chunks(ids):
+            query = (
+                select(paper_sources.c.paper_id, paper_sources.c.source)
+                .where(paper_sources.c.paper_id.in_(chunk))
+                .order_by(paper_sources.c.first_seen, paper_sources.c.source)
+            )
+            for paper_id, source in conn.execute(query):
+                found.setdefault(paper_id, []).append(source)
+        return {k: tuple(v) for k, v in found.items()}
+
+
+def _keys(paper: Paper) -> tuple[str, ...]:
+    """The paper's identity keys, its `id` (the canonical key) first."""
+    return tuple(dict.fromkeys(([paper.id] if paper.id else []) + list(identity.keys(paper))))
+
+
+def _source_state(row: Row[Any]) -> SourceState:
+    return SourceState(
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_poll=row.last_poll,
+        last_success=row.last_success,
+        last_error=row.last_error,
+        consecutive_failures=row.consecutive_failures,
+        last_count=row.last_count,
+    )
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's message on one line, without SQLAlchemy's SQL echo and background link."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # the path is in the URL already
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).split("\n[SQL:")[0].split("\n(Background on this error")[0]
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,41 @@
+"""Shared fixtures: `database_url` runs a test on a fresh SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_ENV = "BOT_TEST_DATABASE_URL"
+PG_SKIP = f"{PG_ENV} is not set; set it to a PostgreSQL URL to run the store tests there"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty ledger: a new SQLite file, or a fresh schema in $BOT_TEST_DATABASE_URL.
+
+    On PostgreSQL each test gets its own schema (libpq `options=-csearch_path=…`, which psycopg
+    passes through), dropped with everything in it afterwards.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(PG_SKIP)
+    schema = f"bot_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

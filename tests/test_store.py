@@ -1,0 +1,437 @@
+"""The ledger on real SQLite files, and on PostgreSQL when BOT_TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import StatementError
+
+from bot import identity
+from bot.errors import StoreError
+from bot.models import Paper
+from bot.store import SourceState, Store
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+T2 = T0 + timedelta(hours=2)
+
+
+def arxiv(number: str, title: str, source: str = "arxiv-rss", **fields: object) -> Paper:
+    """A paper as the arXiv feed lists it, identified."""
+    return identity.identify(
+        Paper(title=title, url=f"https://arxiv.org/abs/{number}v1", sources=(source,), **fields)
+    )
+
+
+def other(title: str, source: str, doi: str | None = None) -> Paper:
+    """A paper as a non-arXiv listing shows it: a title, maybe a DOI."""
+    return identity.identify(Paper(title=title, doi=doi, sources=(source,)))
+
+
+def everyone(emails: list[str]):
+    """A queue function matching every new paper for every email, recording what it was given."""
+    calls: list[list[str]] = []
+
+    def queue(new: list[Paper]):
+        calls.append([p.id for p in new])
+        return [(email, p.id, ("q",)) for p in new for email in emails]
+
+    queue.calls = calls  # type: ignore[attr-defined]
+    return queue
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
+        yield opened
+
+
+# --- identity and "new" -----------------------------------------------------------------------
+
+
+def test_a_paper_seen_by_arxiv_id_then_title_only_or_doi_is_one_paper(store: Store) -> None:
+    first = arxiv("2501.00001", "Sparse Attention, Revisited")
+    assert [p.id for p in store.record([first], T0)] == ["arxiv:2501.00001"]
+
+    title_only = other("sparse attention revisited", "hf-daily")
+    with_doi = other("Sparse  Attention: Revisited!", "journal", doi="10.1234/SA.7")
+    assert store.record([title_only], T1) == []
+    assert store.record([with_doi], T2) == []
+
+    [stored] = store.papers()
+    assert stored.id == "arxiv:2501.00001"
+    assert stored.first_seen == T0
+    assert stored.title == "Sparse Attention, Revisited"  # a known paper changes in nothing else
+    assert stored.sources == ("arxiv-rss", "hf-daily", "journal")
+    assert store.paper_count() == 1
+
+
+def test_a_key_first_seen_on_a_known_paper_identifies_it_later(store: Store) -> None:
+    store.record([arxiv("2501.00002", "Graph Kernels")], T0)
+    # Title match: the DOI key is attached to the arXiv paper ...
+    store.record([other("Graph kernels", "journal", doi="10.5555/gk")], T1)
+    # ... so the DOI alone, under a reworded title, is that paper too.
+    assert (
+        store.record([other("Kernels on Graphs (extended)", "crossref", doi="10.5555/GK")], T2)
+        == []
+    )
+    assert store.paper_count() == 1
+    assert store.papers()[0].sources == ("arxiv-rss", "journal", "crossref")
+
+
+def test_record_returns_new_papers_with_first_seen_and_skips_keyless(store: Store) -> None:
+    published = datetime(2025, 2, 28, 20, 0, tzinfo=UTC)
+    paper = arxiv("2501.00003", "Tiny Models", authors=("A. One", "B. Two"), published=published)
+    [new] = store.record([paper, Paper(title="  ")], T0)
+    assert new == Paper(
+        title="Tiny Models",
+        url="https://arxiv.org/abs/2501.00003v1",
+        authors=("A. One", "B. Two"),
+        sources=("arxiv-rss",),
+        published=published,
+        arxiv_id="2501.00003",
+        id="arxiv:2501.00003",
+        first_seen=T0,
+    )
+    assert store.papers() == [new]
+
+
+def test_queue_is_called_once_with_only_the_new_papers(store: Store) -> None:
+    store.ensure_subscribers(["a@example.org"], T0)
+    queue = everyone(["a@example.org"])
+    store.record([arxiv("2501.00010", "Old News")], T0, queue)
+    batch = [arxiv("2501.00010", "Old News"), arxiv("2501.00011", "Fresh Result")]
+    store.record(batch, T1, queue)
+    store.record(batch, T2, queue)  # nothing new: queue is not called
+    assert queue.calls == [["arxiv:2501.00010"], ["arxiv:2501.00011"]]
+
+
+def test_one_pending_delivery_per_pair_never_two(store: Store) -> None:
+    store.ensure_subscribers(["a@example.org", "b@example.org"], T0)
+    paper = arxiv("2501.00020", "Twice Told")
+
+    def queue_twice(new: list[Paper]):
+        return [("a@example.org", p.id, ("x",)) for p in new] * 2 + [
+            ("B@Example.org", p.id, ("y",)) for p in new
+        ]
+
+    store.record([paper, paper], T1, queue_twice)  # the same paper twice in one batch
+    store.record([paper], T2, queue_twice)  # and again later
+    assert store.paper_count() == 1
+    assert [(p.email, p.paper.id, p.queries) for p in store.pending("a@example.org")] == [
+        ("a@example.org", "arxiv:2501.00020", ("x",))
+    ]
+    assert store.pending_count("b@example.org") == 1
+    assert store.status().deliveries == {
+        "a@example.org": {"pending": 1, "sent": 0, "failed": 0},
+        "b@example.org": {"pending": 1, "sent": 0, "failed": 0},
+    }
+
+
+def test_a_subscriber_gets_only_papers_first_seen_after_the_subscriber(store: Store) -> None:
+    store.ensure_subscribers(["early@example.org"], T0)
+    store.ensure_subscribers(["late@example.org", "EARLY@example.org"], T2)  # early keeps T0
+    queue = everyone(["early@example.org", "late@example.org", "stranger@example.org"])
+    store.record([arxiv("2501.00030", "Before Late Joined")], T1, queue)
+    store.record([arxiv("2501.00031", "After Late Joined")], T2, queue)
+    assert [p.paper.id for p in store.pending("early@example.org")] == [
+        "arxiv:2501.00030",
+        "arxiv:2501.00031",
+    ]
+    assert [p.paper.id for p in store.pending("late@example.org")] == ["arxiv:2501.00031"]
+    assert store.pending_count("stranger@example.org") == 0  # never in the settings
+    assert store.emails_with_pending() == ["early@example.org", "late@example.org"]
+
+
+def test_record_is_one_transaction(store: Store) -> None:
+    store.ensure_subscribers(["a@example.org"], T0)
+
+    def bad_queue(new: list[Paper]):
+        return [("a@example.org", "arxiv:9999.99999", ("q",))]
+
+    with pytest.raises(ValueError, match="not new in this record"):
+        store.record([arxiv("2501.00040", "Rolled Back")], T1, bad_queue)
+    assert store.paper_count() == 0
+    assert store.record([arxiv("2501.00040", "Rolled Back")], T2)[0].first_seen == T2
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+def test_pending_is_oldest_queued_first_with_a_limit(store: Store) -> None:
+    store.ensure_subscribers(["a@example.org"], T0)
+    queue = everyone(["a@example.org"])
+    store.record([arxiv("2501.00052", "Third")], T2, queue)
+    store.record([arxiv("2501.00050", "First"), arxiv("2501.00051", "Second")], T1, queue)
+    pending = store.pending("a@example.org")
+    assert [(p.paper.title, p.queued_at) for p in pending] == [
+        ("First", T1),
+        ("Second", T1),
+        ("Third", T2),
+    ]
+    assert [p.paper.title for p in store.pending("a@example.org", limit=2)] == ["First", "Second"]
+
+
+def test_mark_sent_and_mark_failed_change_only_pending_rows(store: Store) -> None:
+    store.ensure_subscribers(["a@example.org", "b@example.org"], T0)
+    ids = ["arxiv:2501.00060", "arxiv:2501.00061"]
+    papers = [arxiv("2501.00060", "One"), arxiv("2501.00061", "Two")]
+    store.record(papers, T0, everyone(["a@example.org", "b@example.org"]))
+
+    store.mark_failed("a@example.org", ids[:1], "550 mailbox unavailable", T1)
+    store.mark_sent("A@example.org", ids, "<m1@example.org>", T1)
+    store.mark_failed("a@example.org", ids, "late failure", T2)  # nothing pending: no change
+
+    assert store.pending("a@example.org") == []
+    assert store.emails_with_pending() == ["b@example.org"]
+    assert store.status().deliveries == {
+        "a@example.org": {"pending": 0, "sent": 1, "failed": 1},
+        "b@example.org": {"pending": 2, "sent": 0, "failed": 0},
+    }
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+
+def test_datetimes_come_back_aware_utc(store: Store) -> None:
+    berlin = timezone(timedelta(hours=1))
+    now = datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=berlin)
+    published = datetime(2025, 2, 28, 19, 0, tzinfo=timezone(timedelta(hours=-5)))
+    store.ensure_subscribers(["a@example.org"], now)
+    store.record(
+        [arxiv("2501.00070", "Zoned", published=published)], now, everyone(["a@example.org"])
+    )
+    store.save_poll("arxiv-rss", now)
+
+    [paper] = store.papers()
+    [pending] = store.pending("a@example.org")
+    state = store.source_state("arxiv-rss")
+    assert state is not None
+    for value, expected in [
+        (paper.first_seen, now),
+        (paper.published, published),
+        (pending.queued_at, now),
+        (state.last_poll, now),
+    ]:
+        assert value == expected
+        assert value is not None and value.tzinfo is UTC
+    assert paper.first_seen is not None and paper.first_seen.hour == 8  # 09:30 +01:00 is 08:30Z
+    # `since` compares instants, not wall-clock text.
+    assert store.papers(since=datetime(2025, 3, 1, 9, 0, tzinfo=berlin)) == [paper]
+    assert store.papers(since=datetime(2025, 3, 1, 9, 0, tzinfo=UTC)) == []
+
+
+def test_a_naive_datetime_is_refused(store: Store) -> None:
+    # A caller bug, so it fails loudly (SQLAlchemy wraps the type's ValueError) instead of guessing.
+    with pytest.raises(
+        StatementError, match="naive datetime 2025-03-01T08:00:00 given to the store"
+    ):
+        store.ensure_subscribers(["a@example.org"], datetime(2025, 3, 1, 8, 0))
+
+
+def test_papers_are_newest_first_with_since_and_limit(store: Store) -> None:
+    store.record([arxiv("2501.00080", "Old")], T0)
+    store.record([arxiv("2501.00081", "Middle")], T1)
+    store.record([arxiv("2501.00082", "New")], T2)
+    assert [p.title for p in store.papers()] == ["New", "Middle", "Old"]
+    assert [p.title for p in store.papers(since=T1)] == ["New", "Middle"]
+    assert [p.title for p in store.papers(limit=1)] == ["New"]
+
+
+# --- sources and status -------------------------------------------------------------------------
+
+
+def test_save_poll_counts_failures_and_keeps_validators(store: Store) -> None:
+    assert store.source_state("arxiv-rss") is None
+    store.save_poll(
+        "arxiv-rss", T0, etag='"v1"', last_modified="Sat, 01 Mar 2025 08:00:00 GMT", count=7
+    )
+    store.save_poll("arxiv-rss", T1, error="HTTP 503 from https://rss.arxiv.org/rss/cs")
+    store.save_poll("arxiv-rss", T2, error="timed out after 30 s", etag='"ignored"')
+    assert store.source_state("arxiv-rss") == SourceState(
+        name="arxiv-rss",
+        etag='"v1"',
+        last_modified="Sat, 01 Mar 2025 08:00:00 GMT",
+        last_poll=T2,
+        last_success=T0,
+        last_error="timed out after 30 s",
+        consecutive_failures=2,
+        last_count=7,
+    )
+    later = T2 + timedelta(hours=1)
+    store.save_poll("arxiv-rss", later, count=0)  # a 304: no new validators sent
+    assert store.source_state("arxiv-rss") == SourceState(
+        name="arxiv-rss",
+        etag='"v1"',
+        last_modified="Sat, 01 Mar 2025 08:00:00 GMT",
+        last_poll=later,
+        last_success=later,
+        last_error=None,
+        consecutive_failures=0,
+        last_count=0,
+    )
+    store.save_poll("arxiv-rss", later, etag='"v2"', count=3)
+    state = store.source_state("arxiv-rss")
+    assert state is not None and (state.etag, state.last_count) == ('"v2"', 3)
+
+
+def test_status_lists_sources_papers_and_every_state(store: Store) -> None:
+    store.ensure_subscribers(["quiet@example.org", "busy@example.org"], T0)
+    store.record(
+        [arxiv("2501.00090", "A"), arxiv("2501.00091", "B")], T1, everyone(["busy@example.org"])
+    )
+    store.save_poll("zeta", T1)
+    store.save_poll("alpha", T1, error="boom")
+    status = store.status()
+    assert [(s.name, s.consecutive_failures) for s in status.sources] == [("alpha", 1), ("zeta", 0)]
+    assert status.papers == 2
+    assert status.deliveries == {
+        "busy@example.org": {"pending": 2, "sent": 0, "failed": 0},
+        "quiet@example.org": {"pending": 0, "sent": 0, "failed": 0},
+    }
+
+
+def test_reopening_keeps_the_ledger(database_url: str) -> None:
+    with Store.open(database_url) as first:
+        first.record([arxiv("2501.00095", "Persisted")], T0)
+    with Store.open(database_url) as second:
+        assert second.record([arxiv("2501.00095", "Persisted")], T1) == []
+        assert second.paper_count() == 1
+
+
+# --- opening ------------------------------------------------------------------------------------
+
+
+def test_a_new_sqlite_file_and_its_wal_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "folder" / "bot.db"
+    old = os.umask(0o022)  # the usual umask, under which SQLite itself would create 0644
+    try:
+        with Store.open(f"sqlite:///{path}") as store:
+            store.record([arxiv("2501.00100", "Private")], T0)
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            wal = path.with_name("bot.db-wal")
+            assert wal.exists()  # WAL journal mode is on
+            assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_an_unopenable_sqlite_path_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("not a folder")
+    with pytest.raises(StoreError) as caught:
+        Store.open(f"sqlite:///{tmp_path}/plain-file/bot.db")
+    assert str(caught.value) == (
+        f"cannot open database sqlite:///{tmp_path}/plain-file/bot.db: "
+        f"cannot create folder {tmp_path}/plain-file: File exists"
+    )
+
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(StoreError) as caught:
+        Store.open(f"sqlite:///{tmp_path}/a-folder")
+    assert (
+        str(caught.value) == f"cannot open database sqlite:///{tmp_path}/a-folder: Is a directory"
+    )
+
+
+def test_an_unreachable_server_error_hides_the_password() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(StoreError) as caught:
+        Store.open(f"postgresql+psycopg://bot:s3cret@127.0.0.1:{port}/ledger")
+    message = str(caught.value)
+    assert message.startswith(
+        f"cannot open database postgresql+psycopg://bot:***@127.0.0.1:{port}/ledger: "
+    )
+    assert "s3cret" not in message
+    assert "\n" not in message
+
+
+def test_a_malformed_url_is_one_line() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("not a url")
+    assert str(caught.value) == (
+        "cannot open database: Could not parse SQLAlchemy URL from given URL string; "
+        "expected a URL like sqlite:///bot.db"
+    )
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+EMAILS = ["a@example.org", "b@example.org"]
+BATCH = 200
+
+
+def _batch() -> list[Paper]:
+    return [arxiv(f"2502.{n:05d}", f"Concurrent paper {n}") for n in range(BATCH)]
+
+
+def _record_when_released(url: str, barrier, results) -> None:  # noqa: ANN001 (process target)
+    """Open the store, wait for the other writer, then record the same batch."""
+    with Store.open(url) as store:
+        store.ensure_subscribers(EMAILS, T0)
+        barrier.wait(timeout=30)
+        new = store.record(_batch(), T1, everyone(EMAILS))
+    results.put([p.id for p in new])
+
+
+def _assert_recorded_once(url: str, news: list[list[str]]) -> None:
+    everything = sorted(p.id for p in _batch())
+    assert sorted(news[0] + news[1]) == everything  # each paper new to exactly one writer
+    with Store.open(url) as store:
+        assert store.paper_count() == BATCH
+        assert [store.pending_count(e) for e in EMAILS] == [BATCH, BATCH]
+
+
+def test_two_threads_recording_at_once_record_each_paper_once(database_url: str) -> None:
+    Store.open(database_url).close()  # tables exist before the race starts
+    barrier = threading.Barrier(2)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    class Collect:
+        def put(self, item: list[str]) -> None:
+            results.append(item)
+
+    def run() -> None:
+        try:
+            _record_when_released(database_url, barrier, Collect())
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    _assert_recorded_once(database_url, results)
+
+
+def test_two_processes_recording_at_once_record_each_paper_once(database_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_record_when_released, args=(database_url, barrier, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        news = [results.get(timeout=60) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
+    assert [w.exitcode for w in workers] == [0, 0]
+    _assert_recorded_once(database_url, news)
