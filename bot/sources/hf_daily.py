@@ -1,0 +1,126 @@
+"""Hugging Face Daily Papers: the `/api/daily_papers` JSON array, and its items wherever they come.
+
+Pure: bytes in, Papers out. Item shape from FORMATS.md section 1: `paper.id` is the versionless
+arXiv id, `paper.title`/`paper.summary` keep arXiv's hard wraps, the outer `title` is normalised.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from bot.errors import ParseError
+from bot.identity import arxiv_id
+from bot.models import Paper
+from bot.sources.text import collapse, utc_from_iso
+
+__all__ = ["parse_daily_papers", "papers_from_items", "load_json"]
+
+_HF_PAPER = "https://huggingface.co/papers/"
+
+
+def parse_daily_papers(body: bytes) -> list[Paper]:
+    """The papers of a daily-papers JSON array, in listed order; [] for an empty day.
+
+    Raises ParseError for a body that is not JSON, an API error object ({"error": ...}), or
+    anything that is not an array of daily-paper items.
+    """
+    data = load_json(body)
+    if isinstance(data, dict) and "error" in data:
+        raise ParseError(f"Hugging Face API error: {collapse(str(data['error']))}")
+    if not isinstance(data, list):
+        raise ParseError(
+            f"not a daily-papers list: the JSON is {_json_kind(data)}, expected an array of items"
+        )
+    return papers_from_items(data)
+
+
+def load_json(body: bytes) -> Any:
+    """The decoded JSON of a body; ParseError with the decoder's message when it is not JSON."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise ParseError(
+            f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ParseError(f"not JSON: the body is not UTF-8 text ({error.reason})") from None
+    except RecursionError:
+        # json.loads on hostile deep nesting overflows the C stack guard instead of failing cleanly.
+        raise ParseError("not JSON: the document is nested too deeply") from None
+
+
+def papers_from_items(items: list[Any]) -> list[Paper]:
+    """The papers of daily-paper items (the API's and the HTML page's `dailyPapers` are the same).
+
+    Items without a paper id or title are skipped, and so are withdrawn papers (`withdrawnAt`).
+    Raises ParseError when there are items but none is usable: the format has changed, and a
+    silent empty listing would hide that for ever.
+    """
+    papers = [paper for paper in map(_paper_from_item, items) if paper is not None]
+    if items and not papers and not any(_is_withdrawn(item) for item in items):
+        raise ParseError(
+            f"no usable daily-paper items among {len(items)}: "
+            "each item needs paper.id and a title (has the Hugging Face format changed?)"
+        )
+    return papers
+
+
+def _paper_from_item(item: Any) -> Paper | None:
+    """One Paper from one item; None without a usable id or title, or when withdrawn."""
+    if not isinstance(item, dict) or _is_withdrawn(item):
+        return None
+    paper = item.get("paper")
+    if not isinstance(paper, dict):
+        return None
+    raw_id = paper.get("id")
+    if not isinstance(raw_id, str) or not collapse(raw_id):
+        return None
+    raw_id = collapse(raw_id)
+    title = _text(item.get("title")) or _text(paper.get("title"))
+    if not title:
+        return None
+    known = arxiv_id(raw_id)
+    return Paper(
+        title=title,
+        url=f"https://arxiv.org/abs/{known}"
+        if known
+        else f"https://huggingface.co/papers/{quote(raw_id, safe='')}",
+        abstract=_text(paper.get("summary")) or _text(item.get("summary")),
+        authors=_authors(paper.get("authors")),
+        published=utc_from_iso(paper.get("publishedAt")),
+        arxiv_id=known,
+    )
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    """authors[].name in order. Authors marked hidden are kept: the names are arXiv's public author
+    list, and "hidden" only concerns the Hugging Face page (FORMATS.md section 1).
+    """
+    if not isinstance(value, list):
+        return ()
+    names = (_text(author.get("name")) for author in value if isinstance(author, dict))
+    return tuple(name for name in names if name)
+
+
+def _is_withdrawn(item: Any) -> bool:
+    """Whether the item's paper carries `withdrawnAt` (the authors withdrew it)."""
+    paper = item.get("paper") if isinstance(item, dict) else None
+    return isinstance(paper, dict) and bool(paper.get("withdrawnAt"))
+
+
+def _text(value: Any) -> str:
+    """A string field with its whitespace collapsed; "" for anything that is not a string."""
+    return collapse(value) if isinstance(value, str) else ""
+
+
+def _json_kind(value: Any) -> str:
+    """How to name a JSON value's type in an error message."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
