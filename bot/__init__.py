@@ -1,0 +1,3 @@
+"""bot: the paper digest and alert daemon."""
+
+__version__ = "0.1.0"

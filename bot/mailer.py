@@ -38,6 +38,8 @@ class Transport(Protocol):
 
     async def send(self, sender: str, recipient: str, data: bytes) -> None: ...
 
+    async def probe(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -69,6 +71,20 @@ class MaildirTransport:
                 f"cannot write to the Maildir {self.path}: {exc.strerror or exc}; "
                 "check that the folder is writable"
             ) from None
+
+    async def probe(self) -> None:
+        """Raise TemporarySendError unless the Maildir exists (it is created) and is writable."""
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
+        try:
+            mailbox.Maildir(self.path, create=True)
+        except OSError as exc:
+            raise TemporarySendError(
+                f"cannot create the Maildir {self.path}: {exc.strerror or exc}"
+            ) from None
+        if not os.access(self.path / "tmp", os.W_OK) or not os.access(self.path / "new", os.W_OK):
+            raise TemporarySendError(f"the Maildir {self.path} is not writable")
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -132,6 +148,18 @@ class SmtpTransport:
                 self._drop()
                 what = f"mail server {self.where} refused recipient {recipient}"
                 raise _by_code(response.code, what, _reply(response.code, response.message))
+
+    async def probe(self) -> None:
+        """Connect (with STARTTLS/TLS and login as configured); raise a SendError if that fails."""
+        async with self._lock:
+            try:
+                await self._connection()
+            except Exception as exc:
+                self._drop()
+                error = self._translate(exc)
+                if error is None:
+                    raise
+                raise error from exc
 
     async def _connection(self) -> aiosmtplib.SMTP:
         # A server that closed an idle connection shows up as not connected: open a fresh one.

@@ -34,14 +34,19 @@ def free_port() -> int:
 
 @dataclass
 class Site:
-    """What the HTTP server answers, path -> (status, content type, body); changeable between runs."""
+    """What the HTTP server answers: path -> (status, content type, body); changeable."""
 
     pages: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     base: str = ""
 
-    def put(self, path: str, body: bytes | str, content_type: str = "text/plain; charset=utf-8",
-            status: int = 200) -> str:
+    def put(
+        self,
+        path: str,
+        body: bytes | str,
+        content_type: str = "text/plain; charset=utf-8",
+        status: int = 200,
+    ) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.pages[path] = (status, content_type, data)
         return self.base + path
@@ -86,7 +91,9 @@ class Inbox:
         self.received: list[tuple[list[str], bytes]] = []
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        self.received.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        self.received.append(
+            (list(envelope.rcpt_tos), envelope.original_content or envelope.content)
+        )
         return "250 OK queued"
 
     def messages(self) -> list[EmailMessage]:
@@ -148,13 +155,20 @@ def bot_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
 
 
-def run_bot(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess; stdout/stderr captured as text."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("BOT_CONFIG", None)
-    return subprocess.run([*bot_command(), *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [*bot_command(), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def page_papers(text: str) -> list[tuple[str, str]]:

@@ -19,8 +19,12 @@ from bot.fetch import USER_AGENT, Fetcher, redact_url
 
 def _fetch(url: str, **kwargs):
     async def go():
-        async with Fetcher(**{k: v for k, v in kwargs.items() if k in ("deadline", "max_bytes")}) as f:
-            return await f.fetch(url, **{k: v for k, v in kwargs.items() if k in ("etag", "last_modified")})
+        async with Fetcher(
+            **{k: v for k, v in kwargs.items() if k in ("deadline", "max_bytes")}
+        ) as f:
+            return await f.fetch(
+                url, **{k: v for k, v in kwargs.items() if k in ("etag", "last_modified")}
+            )
 
     return asyncio.run(go())
 
@@ -84,7 +88,7 @@ def test_a_file_url_is_read_and_a_missing_file_is_one_line(tmp_path: Path):
 
 def test_not_modified_gives_no_body():
     def reply(conn, stop):
-        conn.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 0\r\n\r\n")
+        conn.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n')
 
     with raw_server(reply) as url:
         fetched = _fetch(url, etag='"v1"')
@@ -111,8 +115,12 @@ def test_a_gzip_bomb_stops_at_the_decoded_byte_cap():
     bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
 
     def reply(conn, stop):
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
-                     + str(len(bomb)).encode() + b"\r\n\r\n" + bomb)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
+            + str(len(bomb)).encode()
+            + b"\r\n\r\n"
+            + bomb
+        )
 
     with raw_server(reply) as url:
         with pytest.raises(FetchError) as err:
@@ -122,7 +130,10 @@ def test_a_gzip_bomb_stops_at_the_decoded_byte_cap():
 
 def test_a_redirect_loop_is_bounded():
     def reply(conn, stop):
-        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /feed\r\nContent-Length: 0\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: /feed\r\nConnection: close\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
 
     with raw_server(reply) as url:
         with pytest.raises(FetchError) as err:

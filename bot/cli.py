@@ -1,0 +1,317 @@
+"""The commands of SPEC section 7; every BotError becomes one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import __version__
+from bot.errors import BotError, ConfigError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 like every other bad argument."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code: 0 done, 1 the work failed, 2 bad settings or arguments."""
+    try:
+        args = _build_parser().parse_args(argv)
+        _configure_logging(args.log_level)
+        return args.command(args)
+    except BotError as exc:
+        lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+        for line in lines:
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bot", description="Paper digest and alert daemon.")
+    parser.add_argument("--version", action="version", version=f"bot {__version__}")
+    _add_common(parser, defaults=True)
+    # The same options after the command (`bot once --config x.toml`); SUPPRESS keeps a value
+    # given before the command when none is given after it.
+    common = _Parser(add_help=False)
+    _add_common(common, defaults=False)
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=_Parser
+    )
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(command=func)
+        return sub
+
+    command("once", _once, "one cycle now: poll every source, then send every pending email")
+    fetch = command("fetch", _fetch, "poll every source; record new papers and queue deliveries")
+    fetch.add_argument(
+        "--mark-seen",
+        action="store_true",
+        help="record the papers without queuing any email (prime a fresh install)",
+    )
+    command("send", _send, "send every pending email now, regardless of cadence")
+    check = command("check", _check, "validate the settings file")
+    check.add_argument(
+        "--connect", action="store_true", help="also try the mail server and fetch every source"
+    )
+    search = command("search", _search, "the stored papers that match QUERY, newest first")
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true", help="one JSON array")
+    search.add_argument("--since", metavar="DATE", type=_date, help="first seen on or after DATE")
+    search.add_argument("--limit", metavar="N", type=int, default=50, help="default: 50")
+    explain = command("explain", _explain, "how a query is parsed, or where it is wrong")
+    explain.add_argument("query")
+    status = command("status", _status, "sources, papers seen, deliveries per subscriber")
+    status.add_argument("--json", action="store_true")
+    preview = command("preview", _preview, "render a subscriber's next email without sending it")
+    preview.add_argument("email")
+    preview.add_argument("--html", metavar="FILE", help="also write the HTML part to FILE")
+    demo = command("demo", _demo, "offline end-to-end run on bundled sample pages")
+    demo.add_argument("--html", metavar="FILE", help="also write the HTML part to FILE")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=None if defaults else argparse.SUPPRESS,
+        help="settings file (default: $BOT_CONFIG, else ./settings.toml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="warning" if defaults else argparse.SUPPRESS,
+        help="default: warning",
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(args: argparse.Namespace):
+    from bot.settings import config_path, load_settings
+
+    return load_settings(config_path(args.config, os.environ))
+
+
+def _store(settings):
+    from bot.store import Store
+
+    return Store.open(settings.database)
+
+
+def _once(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _store(settings) as store:
+        polled = _run_poll(settings, store, mark_seen=False)
+        sent = _run_send(settings, store)
+    return max(polled, sent)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _store(settings) as store:
+        return _run_poll(settings, store, mark_seen=args.mark_seen)
+
+
+def _send(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _store(settings) as store:
+        return _run_send(settings, store)
+
+
+def _run_poll(settings, store, *, mark_seen: bool) -> int:
+    from bot.pipeline import poll
+
+    report = asyncio.run(poll(settings, store, _now(), mark_seen=mark_seen))
+    for outcome in report.sources:
+        if outcome.error:
+            print(f"error: source {outcome.name!r}: {outcome.error}", file=sys.stderr)
+        elif outcome.unchanged:
+            print(f"{outcome.name}: unchanged since the last poll")
+        else:
+            print(f"{outcome.name}: {outcome.listed} papers listed")
+    queued = "no email queued (--mark-seen)" if mark_seen else f"{report.queued} deliveries queued"
+    print(f"{len(report.new)} new papers recorded, {queued}")
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _run_send(settings, store) -> int:
+    from bot.mailer import make_transport
+    from bot.pipeline import send
+    from bot.render import Renderer
+
+    renderer = Renderer(settings.templates)
+
+    async def run():
+        transport = make_transport(settings.mail, os.environ)
+        try:
+            return await send(settings, store, transport, renderer, _now())
+        finally:
+            await transport.close()
+
+    report = asyncio.run(run())
+    for line in report.deferred:
+        print(f"error: not sent yet, will retry: {line}", file=sys.stderr)
+    for line in report.failed:
+        print(f"error: {line}", file=sys.stderr)
+    if report.stopped:
+        print(f"error: sending stopped: {report.stopped}", file=sys.stderr)
+    print(f"{report.emails} emails sent with {report.papers} papers")
+    return EXIT_FAILED if report.deferred or report.failed or report.stopped else EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    queries = sum(len(s.keywords) for s in settings.subscribers)
+    print(
+        f"{settings.path}: OK: {len(settings.sources)} sources, "
+        f"{len(settings.subscribers)} subscribers, {queries} queries"
+    )
+    if not args.connect:
+        return EXIT_OK
+    from bot.connect import check_connections
+
+    problems = asyncio.run(check_connections(settings, os.environ))
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    if not problems:
+        print("mail server and every source answered")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _search(args: argparse.Namespace) -> int:
+    from bot.match import matches
+    from bot.query import parse_query
+
+    query = parse_query(args.query)
+    settings = _settings(args)
+    with _store(settings) as store:
+        found = [p for p in store.papers(since=args.since) if matches(query, p)][: args.limit]
+    if args.json:
+        print(json.dumps([_paper_json(p) for p in found], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for paper in found:
+        seen = paper.first_seen.date().isoformat() if paper.first_seen else "?"
+        print(f"{seen}  {paper.title}\n            {paper.url}  [{', '.join(paper.sources)}]")
+    print(f"{len(found)} papers match")
+    return EXIT_OK
+
+
+def _paper_json(paper) -> dict:
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "url": paper.url,
+        "sources": list(paper.sources),
+        "first_seen": paper.first_seen.isoformat() if paper.first_seen else None,
+        "published": paper.published.isoformat() if paper.published else None,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+    }
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from bot.query import explain
+
+    print(explain(args.query))
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _store(settings) as store:
+        status = store.status()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "papers": status.papers,
+                    "sources": [_source_json(s) for s in status.sources],
+                    "deliveries": status.deliveries,
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"papers seen: {status.papers}")
+    for s in status.sources:
+        last = s.last_poll.isoformat(timespec="seconds") if s.last_poll else "never"
+        health = (
+            f"failing x{s.consecutive_failures}: {s.last_error}" if s.consecutive_failures else "ok"
+        )
+        print(f"source {s.name}: last poll {last}, {s.last_count} listed, {health}")
+    for email, counts in sorted(status.deliveries.items()):
+        print(f"subscriber {email}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    return EXIT_OK
+
+
+def _source_json(s) -> dict:
+    return {
+        "name": s.name,
+        "last_poll": s.last_poll.isoformat() if s.last_poll else None,
+        "last_success": s.last_success.isoformat() if s.last_success else None,
+        "last_error": s.last_error,
+        "consecutive_failures": s.consecutive_failures,
+        "last_count": s.last_count,
+    }
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from bot.pipeline import compose_for
+    from bot.render import Renderer
+
+    settings = _settings(args)
+    wanted = args.email.lower()
+    subscriber = next((s for s in settings.subscribers if s.email.lower() == wanted), None)
+    if subscriber is None:
+        raise ConfigError(f"{settings.path}: no subscriber {args.email!r} (see 'bot status')")
+    with _store(settings) as store:
+        composed = compose_for(settings, store, subscriber, Renderer(settings.templates), _now())
+    if composed is None:
+        print(f"nothing pending for {subscriber.email}")
+        return EXIT_OK
+    print(composed.text)
+    if args.html:
+        Path(args.html).write_text(composed.html, encoding="utf-8")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(html_path=Path(args.html) if args.html else None)
