@@ -1,4 +1,4 @@
-"""The only HTTP code: fetch a listing's bytes with a total deadline, a byte cap and conditional GET.
+"""The only HTTP code: a listing's bytes, with a total deadline, a byte cap and conditional GET.
 
 `file://` URLs are read from disk with the same cap, so a listing can be a local file.
 """
@@ -80,7 +80,9 @@ class Fetcher:
         if scheme == "file":
             return self._read_file(url)
         if scheme not in ("http", "https"):
-            raise FetchError(f"unsupported URL scheme {scheme!r} in {redact_url(url)} (use http, https or file)")
+            raise FetchError(
+                f"unsupported URL scheme {scheme!r} in {redact_url(url)} (use http, https or file)"
+            )
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -92,9 +94,13 @@ class Fetcher:
             async with asyncio.timeout(self.deadline):
                 return await self._get(url, headers)
         except TimeoutError:
-            raise FetchError(f"no complete answer within {self.deadline:g} s from {redact_url(url)}") from None
+            raise FetchError(
+                f"no complete answer within {self.deadline:g} s from {redact_url(url)}"
+            ) from None
         except httpx.TooManyRedirects:
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {redact_url(url)}") from None
+            raise FetchError(
+                f"more than {MAX_REDIRECTS} redirects from {redact_url(url)}"
+            ) from None
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             raise FetchError(f"cannot fetch {redact_url(url)}: {reason}") from None
@@ -102,18 +108,25 @@ class Fetcher:
     async def _get(self, url: str, headers: dict[str, str]) -> Fetched:
         async with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
-                return Fetched(None, etag=response.headers.get("etag"),
-                               last_modified=response.headers.get("last-modified"))
+                return Fetched(
+                    None,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                )
             if response.status_code != 200:
                 phrase = response.reason_phrase or ""
-                raise FetchError(f"HTTP {response.status_code} {phrase} from {redact_url(url)}".replace("  ", " "))
+                raise FetchError(
+                    f"HTTP {response.status_code} {phrase} from {redact_url(url)}".replace(
+                        "  ", " "
+                    )
+                )
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():  # decoded bytes: the cap holds for gzip too
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise FetchError(
-                        f"body larger than {self.max_bytes // (1024 * 1024)} MiB from {redact_url(url)}"
+                        f"body larger than {self.max_bytes // 2**20} MiB from {redact_url(url)}"
                     )
                 chunks.append(chunk)
             return Fetched(

@@ -59,7 +59,9 @@ def arxiv_id(text: str | None) -> str | None:
     if "/" in found:
         archive, number = found.split("/", 1)
         head, _, subject = archive.partition(".")
-        found = f"{head.lower()}.{subject.upper()}/{number}" if subject else f"{head.lower()}/{number}"
+        found = (
+            f"{head.lower()}.{subject.upper()}/{number}" if subject else f"{head.lower()}/{number}"
+        )
     return found
 
 
