@@ -172,8 +172,8 @@ def _run_poll(settings, store, *, mark_seen: bool) -> int:
 
 def _run_send(settings, store) -> int:
     from bot.mailer import make_transport
-    from bot.pipeline import send
     from bot.render import Renderer
+    from bot.sender import send
 
     renderer = Renderer(settings.templates)
 
@@ -292,8 +292,8 @@ def _source_json(s) -> dict:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from bot.pipeline import compose_for
     from bot.render import Renderer
+    from bot.sender import compose_for
 
     settings = _settings(args)
     wanted = args.email.lower()

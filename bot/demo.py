@@ -15,8 +15,9 @@ from aiosmtpd.controller import Controller
 
 from bot.mailer import make_transport
 from bot.models import MailSettings, Settings, Source, Subscriber
-from bot.pipeline import poll, send
+from bot.pipeline import poll
 from bot.render import Renderer
+from bot.sender import send
 from bot.store import Store
 
 __all__ = ["run_demo", "demo_settings"]
