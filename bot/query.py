@@ -1,0 +1,286 @@
+"""The keyword query language of SPEC section 5: text -> an immutable tree, and back; pure.
+
+Grammar (operators are upper case; a lower-case `and` is a plain word):
+    query   := or_expr
+    or_expr := and_expr ("OR" and_expr)*
+    and_expr:= unary (["AND"] unary)*              # juxtaposition is AND
+    unary   := "NOT" unary | "-" primary | primary  # `-` is attached: `-word`, `-(…)`
+    primary := field ":" (word | phrase | "(" or_expr ")") | word | phrase | "(" or_expr ")"
+A field applies to every word and phrase of its group: `title:(a OR b)` is `title:a OR title:b`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.errors import QueryError
+from bot.query_lexer import FIELDS, TERM, TEXT_FIELDS, VALUE_FIELDS, LexToken, lex
+from bot.tokens import fold, split_words
+
+__all__ = [
+    "FIELDS",
+    "TEXT_FIELDS",
+    "VALUE_FIELDS",
+    "Query",
+    "Word",
+    "Phrase",
+    "Value",
+    "Not",
+    "And",
+    "Or",
+    "parse_query",
+    "explain",
+]
+
+_BARE_VALUE = re.compile(r'[^\s()"*-][^\s()"*]*')
+
+
+class Query:
+    """A parsed query; `str(query)` parses back to an equal query."""
+
+    __slots__ = ()
+
+
+def _field_prefix(field: str | None) -> str:
+    return f"{field}:" if field else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Word(Query):
+    """A word: `text` is folded, its letter-digit runs joined by `-` (a hyphen) or `.` (other).
+
+    `field` None means title or abstract. `prefix` is `judge*`.
+    """
+
+    text: str
+    field: str | None = None
+    prefix: bool = False
+
+    def __str__(self) -> str:
+        return f"{_field_prefix(self.field)}{self.text}{'*' if self.prefix else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase(Query):
+    """An exact phrase: these folded words, in this order, no stemming."""
+
+    words: tuple[str, ...]
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return f'{_field_prefix(self.field)}"{" ".join(self.words)}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Value(Query):
+    """A whole category or source name (folded), or its beginning when `prefix`."""
+
+    text: str
+    field: str
+    prefix: bool = False
+
+    def __str__(self) -> str:
+        if self.prefix or _BARE_VALUE.fullmatch(self.text):
+            return f"{self.field}:{self.text}{'*' if self.prefix else ''}"
+        return f'{self.field}:"{self.text}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Query):
+    child: Query
+
+    def __str__(self) -> str:
+        return f"NOT {_grouped(self.child, (And, Or))}"
+
+
+@dataclass(frozen=True, slots=True)
+class And(Query):
+    children: tuple[Query, ...]
+
+    def __str__(self) -> str:
+        return " AND ".join(_grouped(c, (And, Or)) for c in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Query):
+    children: tuple[Query, ...]
+
+    def __str__(self) -> str:
+        return " OR ".join(_grouped(c, (Or,)) for c in self.children)
+
+
+def _grouped(child: Query, kinds: tuple[type, ...]) -> str:
+    return f"({child})" if isinstance(child, kinds) else str(child)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser: recursive descent; `field` is the field of the enclosing `field:( … )` group.
+
+
+class _Parser:
+    def __init__(self, query: str):
+        self.query = query
+        self.tokens = lex(query)
+        self.at = 0
+
+    def peek(self) -> LexToken:
+        return self.tokens[self.at]
+
+    def take(self) -> LexToken:
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def fail(self, column: int, expected: str) -> QueryError:
+        return QueryError(self.query, column, expected)
+
+    def missing_term(self) -> QueryError:
+        kind, text, column = self.peek()
+        if self.at == 0:
+            if kind == "end":
+                return self.fail(1, f"expected {TERM} (the query is empty)")
+            return self.fail(column, f"expected {TERM} before {_describe(self.peek())}")
+        return self.fail(column, f"expected {TERM} after {_describe(self.tokens[self.at - 1])}")
+
+    def parse(self) -> Query:
+        query = self.or_expr(None)
+        kind, _, column = self.peek()
+        if kind == ")":
+            raise self.fail(column, "unmatched ')': expected a '(' before it")
+        if kind != "end":  # pragma: no cover - or_expr consumes every other token
+            raise self.fail(column, "expected the end of the query")
+        return query
+
+    def or_expr(self, field: str | None) -> Query:
+        children = [self.and_expr(field)]
+        while self.peek()[:2] == ("op", "OR"):
+            self.take()
+            children.append(self.and_expr(field))
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def and_expr(self, field: str | None) -> Query:
+        children = [self.unary(field)]
+        while True:
+            kind, text, _ = self.peek()
+            if (kind, text) == ("op", "AND"):
+                self.take()
+            elif not (
+                kind in ("word", '"', "(", "minus", "field") or (kind, text) == ("op", "NOT")
+            ):
+                break
+            children.append(self.unary(field))
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def unary(self, field: str | None) -> Query:
+        kind, text, column = self.peek()
+        if (kind, text) == ("op", "NOT"):
+            self.take()
+            return Not(self.unary(field))
+        if kind == "minus":
+            self.take()
+            after = self.peek()
+            if after[0] == "minus" or after[2] != column + 1:
+                raise self.fail(column + 1, f"expected {TERM} right after '-' (no space)")
+            return Not(self.primary(field))
+        return self.primary(field)
+
+    def primary(self, field: str | None) -> Query:
+        kind, text, column = self.peek()
+        if kind == "field":
+            self.take()
+            if field is not None and text != field:
+                raise self.fail(
+                    column, f"'{text}:' inside '{field}:( … )': use one field per group"
+                )
+            after = self.peek()
+            if after[0] not in ("word", '"', "(") or after[2] != column + len(text) + 1:
+                raise self.fail(after[2], f"expected {TERM} right after {text}:")
+            return self.primary(text)
+        if kind == "(":
+            self.take()
+            inner = self.or_expr(field)
+            if self.peek()[0] != ")":
+                raise self.fail(self.peek()[2], f"expected ')' to close the '(' at column {column}")
+            self.take()
+            return inner
+        if kind == '"':
+            self.take()
+            return self.phrase(text, column, field)
+        if kind == "word":
+            self.take()
+            return self.word(text, column, field)
+        raise self.missing_term()
+
+    def phrase(self, text: str, column: int, field: str | None) -> Query:
+        if field in VALUE_FIELDS:
+            value = " ".join(fold(text).split())
+            if not value:
+                raise self.fail(column, "empty phrase: expected text between the quotes")
+            return Value(value, field)
+        words = tuple(w for w in (_canonical(chunk) for chunk in text.split()) if w)
+        if not words:
+            raise self.fail(column, "empty phrase: expected letters or digits between the quotes")
+        return Phrase(words, field)
+
+    def word(self, text: str, column: int, field: str | None) -> Query:
+        star = text.find("*")
+        prefix = star >= 0
+        if prefix and star != len(text) - 1:
+            raise self.fail(column + star, "'*' can only end a word (a prefix, as in judge*)")
+        body = text[:-1] if prefix else text
+        if field in VALUE_FIELDS:
+            value = fold(body)
+            if not value:
+                raise self.fail(column, f"expected a {field} name before '*'")
+            return Value(value, field, prefix)
+        canonical = _canonical(body)
+        if not canonical:
+            where = "before '*'" if prefix and not body else f"in '{text}'"
+            raise self.fail(column, f"expected letters or digits {where}")
+        return Word(canonical, field, prefix)
+
+
+def _describe(token: LexToken) -> str:
+    kind, text, _ = token
+    if kind == "op":
+        return text
+    if kind == "minus":
+        return "'-'"
+    if kind == "field":
+        return f"{text}:"
+    return f"'{text}'" if kind in "()" else "the query"
+
+
+@lru_cache(maxsize=65536)
+def _canonical(text: str) -> str:
+    """A bare word's runs of letters and digits, joined by `-` where a hyphen joined them, else `.`
+
+    ("GPT‐3.5" -> "gpt-3.5"); "" when it has no letter or digit.
+    """
+    folded = fold(text)
+    words, hyphens = split_words(folded)
+    if not words:
+        return ""
+    out = [words[0]]
+    for hyphen, word in zip(hyphens, words[1:], strict=True):
+        out.append("-" if hyphen else ".")
+        out.append(word)
+    return "".join(out)
+
+
+def parse_query(text: str) -> Query:
+    """The tree of query `text`.
+
+    Raises QueryError(query, column, expected) for an unknown field, an unbalanced parenthesis or
+    quote, a dangling operator, an empty query or a word without letters or digits.
+    """
+    return _Parser(text).parse()
+
+
+def explain(text: str) -> str:
+    """How `text` is read, in plain words, one line per part; raises QueryError like parse_query."""
+    from bot.query_explain import describe  # it needs the compiler, which needs this module
+
+    return describe(text, parse_query(text))

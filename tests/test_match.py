@@ -1,0 +1,345 @@
+"""Matching of SPEC section 5: every row of the table, every folding rule, the indexed matcher
+against one-by-one evaluation, highlighting and ranking."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.errors import QueryError
+from bot.match import Highlights, Matcher, highlight, matches, rank_key
+from bot.models import Paper
+
+PAPER = Paper(
+    id="arxiv:2601.00001",
+    title="Judging LLMs on GPUs: A Survey of Fine-Tuning",
+    abstract=(
+        "We study large language models. Naïve café résumé; "
+        "the \ufb01nal \uff34\uff45\uff53\uff54. "
+        "A state-of-the-art cascade, deferral and e\u0301lan. GPT-4o results in 2024."
+    ),
+    authors=("Yann LeCun", "José Müller-Brand"),
+    categories=("cs.CL", "stat.ML"),
+    sources=("hf-daily",),
+    published=datetime(2026, 4, 27, tzinfo=UTC),
+)
+
+# (query, whether it matches PAPER)
+TABLE = [
+    # implicit AND
+    ("language models", True),
+    ("language quantum", False),
+    # AND, OR, NOT, -term, parentheses; NOT > AND > OR
+    ("quantum OR cascade", True),
+    ("quantum AND cascade", False),
+    ("NOT quantum", True),
+    ("NOT cascade", False),
+    ("-quantum", True),
+    ("cascade -deferral", False),
+    ("quantum cascade OR deferral", True),
+    ("quantum (cascade OR deferral)", False),
+    ("NOT quantum cascade", True),
+    ("NOT (quantum OR cascade)", False),
+    ("-(quantum cascade)", True),
+    # operators are upper case: lower-case ones are words ("and" is in the abstract, "or" is not)
+    ("cascade and deferral", True),
+    ("cascade or quantum", False),
+    # exact phrases: in order, no stemming, case and accents folded
+    ('"large language models"', True),
+    ('"Large Language Models"', True),
+    ('"large language model"', False),
+    ('"language large"', False),
+    ('"cafe resume"', True),
+    # fields on words, phrases and groups
+    ("title:survey", True),
+    ("abstract:survey", False),
+    ("title:cascade", False),
+    ("abstract:cascade", True),
+    ('title:"fine tuning"', True),
+    ('abstract:"fine tuning"', False),
+    ("title:(survey OR quantum)", True),
+    ("title:(quantum OR cascade)", False),
+    ("-title:cascade", True),
+    # author: words of a name, exact (no stemming), accents folded, phrases inside one name
+    ("author:lecun", True),
+    ("author:LeCun", True),
+    ("author:muller", True),
+    ("author:mullers", False),
+    ('author:"yann lecun"', True),
+    ('author:"lecun jose"', False),
+    ("author:yan*", True),
+    ("author:cascade", False),
+    ("author:muller-brand", True),
+    ("author:mullerbrand", True),
+    ("yann", False),
+    # category: exact, case-insensitive; cs.* is a prefix
+    ("category:cs.CL", True),
+    ("category:CS.cl", True),
+    ("category:cs", False),
+    ("category:cs.*", True),
+    ("category:math.*", False),
+    ("category:(math.OC OR stat.ML)", True),
+    # source: exact name, case-insensitive
+    ("source:hf-daily", True),
+    ("source:HF-Daily", True),
+    ("source:hf", False),
+    ("source:arxiv-cs-cl", False),
+    # prefix of a word
+    ("judg*", True),
+    ("surv*", True),
+    ("survey*", True),
+    ("surveys*", False),
+    ("title:judg*", True),
+    ("abstract:judg*", False),
+    # the key: Snowball English stem, a trailing s dropped after 3+ letters unless "ss"
+    ("judge", True),
+    ("judges", True),
+    ("judging", True),
+    ("LLM", True),
+    ("llms", True),
+    ("GPU", True),
+    ("gpus", True),
+    ("cascades", True),
+    ("cascading", True),
+    ("surveys", True),
+    ("study", True),
+    ("studies", True),
+    ("result", True),
+    # folding: NFKC, case-fold, combining marks removed
+    ("naive", True),
+    ("NAÏVE", True),
+    ("cafe", True),
+    ("resume", True),
+    ("final", True),  # the text has the ligature U+FB01
+    ("test", True),  # the text has full-width letters
+    ("elan", True),  # the text has e + U+0301
+    ("ÉLAN", True),
+    # a word is a run of letters and digits
+    ("gpt", True),
+    ("4o", True),
+    ("gpt-4o", True),
+    ("gpt4o", True),
+    ("2024", True),
+    ("202*", True),
+    ("202", False),
+    # hyphenated words with or without the hyphen
+    ("fine-tuning", True),
+    ("fine tuning", True),
+    ("finetuning", True),
+    ("fine-tuned", True),
+    ('"fine tuning"', True),
+    ('"fine-tuning"', True),
+    ('"finetuning"', True),
+    ("state-of-the-art", True),
+    ('"state of the art cascade"', True),
+    ("stateoftheart", True),
+    ('"stateoftheart cascade"', True),
+    ("art-state", False),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), TABLE, ids=[row[0] for row in TABLE])
+def test_each_rule_one_by_one(query, expected):
+    assert matches(query, PAPER) is expected
+
+
+def test_the_indexed_matcher_agrees_with_every_row():
+    matcher = Matcher({f"owner{n}": [query] for n, (query, _) in enumerate(TABLE)})
+    found = matcher.match([PAPER])[PAPER.id]
+    assert found == {f"owner{n}": (query,) for n, (query, expected) in enumerate(TABLE) if expected}
+
+
+def test_hyphenated_text_matches_a_split_or_joined_query():
+    paper = Paper(id="p", title="Fine tuning and finetuning compared", abstract="")
+    assert matches("fine-tuning", paper)
+    assert not matches("fine-tuning", Paper(id="q", title="tuning fine"))
+    assert matches('"fine-tuning compared"', Paper(id="r", title="finetuning compared"))
+
+
+def _paper(n: int, title: str, abstract: str = "", **more) -> Paper:
+    return Paper(id=f"p{n}", title=title, abstract=abstract, **more)
+
+
+def test_match_names_every_owner_query_in_order_once_and_leaves_out_non_matches():
+    papers = [
+        _paper(1, "Judges for language models", "A cascade."),
+        _paper(2, "Nothing here"),
+        _paper(3, "A cascade of judges"),
+    ]
+    matcher = Matcher(
+        {
+            "alice@example.org": ["cascade", "judge*", "quantum", "cascade"],
+            "bob@example.org": ["quantum"],
+            "carol@example.org": ['"language models"', "title:judges"],
+        }
+    )
+    assert matcher.match(papers) == {
+        "p1": {
+            "alice@example.org": ("cascade", "judge*"),
+            "carol@example.org": ('"language models"', "title:judges"),
+        },
+        "p3": {"alice@example.org": ("cascade", "judge*"), "carol@example.org": ("title:judges",)},
+    }
+    assert list(matcher.match(papers)["p1"]) == ["alice@example.org", "carol@example.org"]
+
+
+def test_match_of_an_empty_batch_or_with_no_queries_is_empty():
+    assert Matcher({"a@example.org": ["x"]}).match([]) == {}
+    assert Matcher({}).match([_paper(1, "x")]) == {}
+
+
+def test_queries_with_the_same_meaning_keep_their_own_text():
+    matcher = Matcher({"a": ["Judges", "judges", "judge"], "b": ["JUDGES"]})
+    assert matcher.match([_paper(1, "judging")]) == {
+        "p1": {"a": ("Judges", "judges", "judge"), "b": ("JUDGES",)}
+    }
+
+
+def test_a_bad_query_is_refused_when_the_matcher_is_built():
+    with pytest.raises(QueryError) as caught:
+        Matcher({"a@example.org": ["fine", "x AND"]})
+    assert (
+        str(caught.value) == "query 'x AND', column 6: expected a word, a phrase or '(' after AND"
+    )
+
+
+def test_matches_accepts_a_parsed_query_and_refuses_a_bad_text():
+    from bot.query import parse_query
+
+    assert matches(parse_query("judg*"), PAPER)
+    assert not matches(parse_query("judge*"), PAPER)  # "judging" does not begin with "judge"
+    with pytest.raises(QueryError):
+        matches("(judge", PAPER)
+
+
+# --- highlighting -----------------------------------------------------------------------------
+
+
+def _marked(paper: Paper, queries: list[str]) -> tuple[list[str], list[str]]:
+    spans = highlight(paper, queries)
+    return (
+        [paper.title[a:b] for a, b in spans.title],
+        [paper.abstract[a:b] for a, b in spans.abstract],
+    )
+
+
+def test_highlight_marks_the_matched_words_phrases_and_prefixes():
+    assert _marked(PAPER, ["judge cascade", '"large language models"', "gpu*"]) == (
+        ["Judging", "GPUs"],
+        ["large language models", "cascade"],
+    )
+
+
+def test_highlight_covers_hyphenated_words_and_combining_marks():
+    assert _marked(PAPER, ["finetuning", "elan", "stateoftheart"]) == (
+        ["Fine-Tuning"],
+        ["state-of-the-art", "e\u0301lan"],
+    )
+
+
+def test_highlight_skips_terms_under_not_and_queries_that_do_not_match():
+    assert _marked(PAPER, ["cascade -(quantum deferral)", "deferral quantum"]) == ([], ["cascade"])
+    assert _marked(PAPER, ["cascade -deferral"]) == ([], [])
+    assert highlight(PAPER, ["category:cs.CL", "author:lecun"]) == Highlights((), ())
+
+
+def test_highlight_spans_are_sorted_and_merged_where_they_overlap():
+    spans = highlight(PAPER, ["state*", "state-of-the-art", "art", "cafe", "naive"]).abstract
+    assert [PAPER.abstract[a:b] for a, b in spans] == ["Naïve", "café", "state-of-the-art"]
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
+
+
+# --- ranking ----------------------------------------------------------------------------------
+
+
+def test_rank_orders_title_hits_then_more_terms_then_newer():
+    def day(d: int) -> datetime:
+        return datetime(2026, 4, d, tzinfo=UTC)
+
+    queries = ["cascade", "judge", "deferral"]
+    in_title = _paper(1, "A cascade", "nothing", published=day(1))
+    three_in_abstract = _paper(2, "x", "cascade, judges, deferral", published=day(2))
+    one_older = _paper(3, "x", "a cascade", published=day(3))
+    one_newer = _paper(4, "x", "a cascade", published=day(4))
+    undated = _paper(5, "x", "a cascade")
+    papers = [undated, one_older, three_in_abstract, one_newer, in_title]
+    ranked = sorted(papers, key=lambda p: rank_key(p, queries))
+    assert [p.id for p in ranked] == ["p1", "p2", "p4", "p3", "p5"]
+
+
+def test_rank_counts_only_terms_of_matching_queries_outside_not():
+    paper = _paper(1, "cascade deferral", "")
+    assert rank_key(paper, ["cascade -quantum"]) == rank_key(paper, ["cascade", "quantum judge"])
+    assert rank_key(paper, ["cascade deferral"])[:2] == (-2, -2)
+
+
+# --- the indexed matcher equals one-by-one evaluation -------------------------------------------
+
+WORDS = ["judge", "Judges", "judging", "fine", "tuning", "model", "models", "café", "LLMs", "x"]
+SEPARATORS = [" ", " ", "-", ", ", ". "]
+
+
+@st.composite
+def texts(draw, size: int) -> str:
+    words = draw(st.lists(st.sampled_from(WORDS), max_size=size))
+    out = ""
+    for word in words:
+        out += word + draw(st.sampled_from(SEPARATORS))
+    return out
+
+
+@st.composite
+def papers(draw, n: int) -> Paper:
+    return Paper(
+        id=f"p{n}",
+        title=draw(texts(5)),
+        abstract=draw(texts(12)),
+        authors=tuple(draw(st.lists(st.sampled_from(["Ann Judge", "Bo Model-X"]), max_size=2))),
+        categories=tuple(
+            draw(st.lists(st.sampled_from(["cs.CL", "cs.LG", "stat.ML"]), max_size=2))
+        ),
+        sources=(draw(st.sampled_from(["hf-daily", "arxiv"])),),
+    )
+
+
+@st.composite
+def queries(draw, depth: int = 0) -> str:
+    nested = ["and", "or", "not"] if depth < 2 else []
+    kind = draw(st.sampled_from(["word", "word", "phrase", "value", *nested]))
+    if kind == "word":
+        field = draw(st.sampled_from(["", "", "title:", "abstract:", "author:"]))
+        word = draw(st.sampled_from(WORDS + ["fine-tuning", "finetuning", "mod"]))
+        return field + word + draw(st.sampled_from(["", "", "*"]))
+    if kind == "phrase":
+        words = draw(st.lists(st.sampled_from(WORDS + ["fine-tuning"]), min_size=1, max_size=3))
+        return draw(st.sampled_from(["", "title:", "author:"])) + '"' + " ".join(words) + '"'
+    if kind == "value":
+        return draw(st.sampled_from(["category:cs.CL", "category:cs.*", "source:arxiv"]))
+    if kind == "not":
+        return draw(st.sampled_from(["NOT ", "-"])) + "(" + draw(queries(depth + 1)) + ")"
+    parts = draw(st.lists(queries(depth + 1), min_size=2, max_size=3))
+    return "(" + {"and": " ", "or": " OR "}[kind].join(parts) + ")"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(queries(), min_size=1, max_size=12),
+    st.integers(1, 8).flatmap(lambda n: st.tuples(*(papers(i) for i in range(n)))),
+)
+def test_indexed_matching_equals_one_by_one_evaluation(query_list, paper_list):
+    owners = {f"o{n % 3}": [] for n in range(len(query_list))}
+    for n, query in enumerate(query_list):
+        owners[f"o{n % 3}"].append(query)
+    expected = {}
+    for paper in paper_list:
+        found = {}
+        for owner, texts_ in owners.items():
+            hit = tuple(dict.fromkeys(q for q in texts_ if matches(q, paper)))
+            if hit:
+                found[owner] = hit
+        if found:
+            expected[paper.id] = found
+    assert Matcher(owners).match(list(paper_list)) == expected
