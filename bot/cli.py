@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import __version__
+from bot.cli_subscribers import add_subscriber_commands
 from bot.errors import BotError, ConfigError
 
 __all__ = ["main"]
@@ -31,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit code: 0 done, 1 the work failed, 2 bad settings or arguments."""
     try:
         args = _build_parser().parse_args(argv)
-        _configure_logging(args.log_level)
+        # The daemon tells its story at info; one-shot commands stay quiet but for problems.
+        _configure_logging(args.log_level or ("info" if args.command is _run else "warning"))
         return args.command(args)
     except BotError as exc:
         lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
@@ -59,6 +61,12 @@ def _build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=func)
         return sub
 
+    command(
+        "run",
+        _run,
+        "the daemon: poll on schedule, send digests at their cadence, "
+        "follow the settings file; stops cleanly on SIGTERM/SIGINT",
+    )
     command("once", _once, "one cycle now: poll every source, then send every pending email")
     fetch = command("fetch", _fetch, "poll every source; record new papers and queue deliveries")
     fetch.add_argument(
@@ -83,6 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     preview = command("preview", _preview, "render a subscriber's next email without sending it")
     preview.add_argument("email")
     preview.add_argument("--html", metavar="FILE", help="also write the HTML part to FILE")
+    add_subscriber_commands(command, common)
     demo = command("demo", _demo, "offline end-to-end run on bundled sample pages")
     demo.add_argument("--html", metavar="FILE", help="also write the HTML part to FILE")
     return parser
@@ -132,6 +141,18 @@ def _store(settings):
     from bot.store import Store
 
     return Store.open(settings.database)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from bot.lock import DaemonLock, lock_path
+    from bot.scheduler import Daemon
+
+    settings = _settings(args)
+    path = lock_path(settings.database)
+    with DaemonLock(path, settings.database) if path else nullcontext(), _store(settings) as store:
+        return asyncio.run(Daemon(settings, store, dict(os.environ)).run())
 
 
 def _once(args: argparse.Namespace) -> int:

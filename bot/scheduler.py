@@ -1,0 +1,244 @@
+"""`bot run`: APScheduler wiring, signals and live settings. No business logic lives here.
+
+APScheduler (3.x, AsyncIOScheduler) only wakes the daemon up; what is due is decided from the
+database (bot.schedule + the outbox), so a trigger that fires twice, late or not at all changes
+nothing. Jobs never misfire away: APScheduler's default grace of 1 s skips a late job with only a
+warning (RELIABILITY.md finding 9), so every job here has misfire_grace_time=None and coalesce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.errors import BotError, ConfigError
+from bot.mailer import make_transport
+from bot.models import Settings, Source, Subscriber
+from bot.pipeline import compile_matcher, poll
+from bot.render import Renderer
+from bot.schedule import Period, due_period
+from bot.sender import send
+from bot.settings import parse_settings
+from bot.store import Store
+
+__all__ = ["Daemon", "STOP_GRACE"]
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 8.0  # seconds to finish work in flight after SIGTERM; exit well within 10 s
+WATCH_EVERY = 1.0  # seconds between looks at the settings file
+DIGEST_EVERY = 30.0  # seconds between looks at which digests are due
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Daemon:
+    """The long-running process: polls on schedule, sends digests when due, follows the settings."""
+
+    def __init__(self, settings: Settings, store: Store, environ: dict[str, str]):
+        self.store = store
+        self.environ = environ
+        self.stopping = asyncio.Event()
+        self._sending = asyncio.Lock()  # one sender at a time: two must never race for a person
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._tasks: set[asyncio.Task] = set()
+        self._apply(settings)
+        self._seen = self._fingerprint()
+        self._reported: str | None = None
+
+    # settings -----------------------------------------------------------------------------
+
+    def _apply(self, settings: Settings) -> None:
+        self.settings = settings
+        self.matcher = compile_matcher(settings)
+        self.renderer = Renderer(settings.templates)
+
+    def _fingerprint(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.settings.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    async def watch_settings(self) -> None:
+        """Reload the settings file when it changes; an invalid one is reported once and ignored.
+
+        Catches in-place writes and atomic renames alike (the inode changes on a rename). An empty
+        or broken file keeps the last good settings: an editor truncating the file while saving
+        must not unsubscribe everyone (RELIABILITY.md finding 10).
+        """
+        seen = self._fingerprint()
+        if seen is None or seen == self._seen:
+            return
+        self._seen = seen
+        try:
+            data = self.settings.path.read_bytes()
+        except OSError:
+            return  # mid-rename; the next look sees the new file
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            settings = parse_settings(data, self.settings.path)
+        except ConfigError as exc:
+            if self._reported != digest:
+                self._reported = digest
+                for line in exc.problems:
+                    log.error("settings=invalid kept=last-good problem=%r", line)
+            return
+        self._reported = None
+        if settings == self.settings:
+            return
+        self._apply(settings)
+        self._schedule_sources()
+        log.warning(
+            "settings=reloaded sources=%d subscribers=%d",
+            len(settings.sources),
+            len(settings.subscribers),
+        )
+
+    # jobs ---------------------------------------------------------------------------------
+
+    def _schedule_sources(self) -> None:
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("poll:"):
+                job.remove()
+        for source in self.settings.sources:
+            self._scheduler.add_job(
+                self._guarded,
+                "interval",
+                args=[self.poll_source, source.name],
+                seconds=source.every.total_seconds(),
+                id=f"poll:{source.name}",
+                next_run_time=_now(),
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
+            )
+
+    async def poll_source(self, name: str) -> None:
+        """Poll one source; then send instant subscribers whatever that poll queued for them."""
+        source: Source | None = next((s for s in self.settings.sources if s.name == name), None)
+        if source is None or self.stopping.is_set():
+            return
+        settings = replace(self.settings, sources=(source,))
+        report = await poll(settings, self.store, _now(), matcher=self.matcher)
+        if report.queued:
+            instant = [s for s in self.settings.subscribers if s.cadence == "instant"]
+            await self._send_to([(s, None) for s in instant])
+
+    async def send_due(self) -> None:
+        """Send each daily/weekly subscriber's digest when its period is due (decided by the DB)."""
+        now = _now()
+        due: list[tuple[Subscriber, Period]] = []
+        for subscriber in self.settings.subscribers:
+            last = self.store.last_period(subscriber.email)
+            period = due_period(subscriber, now, Period.from_key(last).start if last else None)
+            if period is None:
+                continue
+            # A digest holds what was queued before its period began; later papers wait for
+            # the next one, so a new subscriber is not mailed at once mid-period.
+            if any(p.queued_at <= period.start for p in self.store.pending(subscriber.email)):
+                due.append((subscriber, period))
+        await self._send_to(due)
+
+    async def _send_to(self, people: list[tuple[Subscriber, Period | None]]) -> None:
+        if not people:
+            return
+        async with self._sending:
+            transport = make_transport(self.settings.mail, self.environ)
+            try:
+                for subscriber, period in people:
+                    if self.stopping.is_set():  # finish the message in flight, start no other
+                        break
+                    key = period.key if period else None
+                    report = await send(
+                        self.settings,
+                        self.store,
+                        transport,
+                        self.renderer,
+                        _now(),
+                        emails=[subscriber.email],
+                        period=lambda _s, key=key: key,
+                    )
+                    if report.stopped:
+                        log.error("sending=stopped reason=%r", report.stopped)
+                        break
+            finally:
+                await transport.close()
+
+    async def _guarded(self, job, *args) -> None:
+        """Run one job; an expected failure is logged, never allowed to stop the daemon."""
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            await job(*args)
+        except BotError as exc:
+            log.error("job=%s error=%r", job.__name__, str(exc))
+        finally:
+            self._tasks.discard(task)
+
+    # lifecycle ----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until SIGTERM or SIGINT; finish the work in flight; 0 on a clean stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        self._schedule_sources()
+        self._scheduler.add_job(
+            self._guarded,
+            "interval",
+            args=[self.send_due],
+            seconds=DIGEST_EVERY,
+            id="digests",
+            next_run_time=_now(),
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+        self._scheduler.add_job(
+            self._guarded,
+            "interval",
+            args=[self.watch_settings],
+            seconds=WATCH_EVERY,
+            id="settings",
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+        self._scheduler.start()
+        log.warning(
+            "daemon=started sources=%d subscribers=%d database=%s",
+            len(self.settings.sources),
+            len(self.settings.subscribers),
+            Path(self.settings.path).name,
+        )
+        await self.stopping.wait()
+        log.info("daemon=stopping")
+        self._scheduler.shutdown(wait=False)
+        await self._drain()
+        log.info("daemon=stopped")
+        return 0
+
+    async def _drain(self) -> None:
+        """Let the running jobs end (a send stops after its message in flight); cancel stragglers.
+
+        A cancelled poll has recorded nothing or everything (recording is one transaction); a
+        cancelled send leaves its outbox row to be retried with the same bytes and Message-ID.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE
+        while self._tasks and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        stragglers = list(self._tasks)
+        for task in stragglers:
+            task.cancel()
+        await asyncio.gather(*stragglers, return_exceptions=True)
