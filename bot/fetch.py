@@ -1,5 +1,7 @@
 """The only HTTP code: a listing's bytes, with a total deadline, a byte cap and conditional GET.
 
+Also: redirects bounded, Retry-After honoured on 429/503 (a short wait is slept and retried once,
+a longer one is a RetryLater error), and a minimum delay between two requests to the same host.
 `file://` URLs are read from disk with the same cap, so a listing can be a local file.
 """
 
@@ -7,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -16,12 +21,14 @@ import httpx
 from bot import __version__
 from bot.errors import FetchError
 
-__all__ = ["Fetched", "Fetcher", "redact_url", "USER_AGENT"]
+__all__ = ["Fetched", "Fetcher", "RetryLater", "redact_url", "retry_after_seconds", "USER_AGENT"]
 
 USER_AGENT = f"paper-digest-bot/{__version__} (+https://github.com/paper-digest-bot; self-hosted)"
 DEFAULT_DEADLINE = 60.0  # seconds for the whole request, body included
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # decoded bytes; a gzip bomb stops here
 MAX_REDIRECTS = 5
+DEFAULT_POLITENESS = 1.0  # seconds between two request starts to the same host
+DEFAULT_MAX_RETRY_WAIT = 5.0  # a Retry-After up to this is slept inside the poll, then retried once
 
 # httpx logs every request URL at INFO, credentials and query tokens included
 # (RELIABILITY.md finding 8); our own log line carries the redacted URL instead.
@@ -37,6 +44,32 @@ class Fetched:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+
+
+class RetryLater(FetchError):
+    """The server answered 429 or 503 and asked to be asked again after `seconds`."""
+
+    def __init__(self, message: str, seconds: int):
+        super().__init__(message)
+        self.seconds = seconds
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> int | None:
+    """The wait a Retry-After header asks for, in whole seconds (RFC 9110 10.2.3: delay-seconds or
+    an HTTP-date); None when absent or unreadable. Pure: `now` is passed in.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - now).total_seconds() + 0.999))
 
 
 def redact_url(url: str) -> str:
@@ -55,9 +88,21 @@ def redact_url(url: str) -> str:
 class Fetcher:
     """One shared HTTP client for a poll; use as `async with Fetcher() as f: await f.fetch(url)`."""
 
-    def __init__(self, *, deadline: float = DEFAULT_DEADLINE, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(
+        self,
+        *,
+        deadline: float = DEFAULT_DEADLINE,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        politeness: float = DEFAULT_POLITENESS,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+    ):
+        """`politeness`: minimum seconds between two request starts to one host (0: none);
+        `max_retry_wait`: the longest Retry-After slept before the one retry."""
         self.deadline = deadline
         self.max_bytes = max_bytes
+        self.politeness = politeness
+        self.max_retry_wait = max_retry_wait
+        self._hosts: dict[str, tuple[asyncio.Lock, list[float]]] = {}
         self._client = httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(min(30.0, deadline), connect=min(10.0, deadline)),
@@ -89,6 +134,17 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
+            return await self._attempt(url, headers)
+        except RetryLater as asked:
+            if asked.seconds > self.max_retry_wait:
+                raise
+            await asyncio.sleep(asked.seconds)
+            return await self._attempt(url, headers)
+
+    async def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
+        """One request, after the host's politeness delay, within the total deadline."""
+        await self._wait_for_host(urlsplit(url).hostname or "")
+        try:
             # httpx timeouts are per socket operation; a server dripping one byte at a time
             # would never trip them (RELIABILITY.md finding 8), so the deadline is outside.
             async with asyncio.timeout(self.deadline):
@@ -114,11 +170,11 @@ class Fetcher:
                     last_modified=response.headers.get("last-modified"),
                 )
             if response.status_code != 200:
-                phrase = response.reason_phrase or ""
+                raise _status_error(response, url)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes and not _encoded(response):
                 raise FetchError(
-                    f"HTTP {response.status_code} {phrase} from {redact_url(url)}".replace(
-                        "  ", " "
-                    )
+                    f"body larger than {self.max_bytes // 2**20} MiB from {redact_url(url)}"
                 )
             chunks: list[bytes] = []
             size = 0
@@ -136,6 +192,16 @@ class Fetcher:
                 last_modified=response.headers.get("last-modified"),
             )
 
+    async def _wait_for_host(self, host: str) -> None:
+        """Sleep until `politeness` seconds have passed since the last request start to `host`."""
+        if self.politeness <= 0:
+            return
+        lock, last = self._hosts.setdefault(host, (asyncio.Lock(), []))
+        async with lock:
+            if last:
+                await asyncio.sleep(max(0.0, last[0] + self.politeness - time.monotonic()))
+            last[:] = [time.monotonic()]
+
     def _read_file(self, url: str) -> Fetched:
         path = Path(unquote(urlsplit(url).path))
         try:
@@ -147,3 +213,21 @@ class Fetcher:
             raise FetchError(f"file larger than {self.max_bytes // (1024 * 1024)} MiB: {path}")
         content_type = "text/html" if path.suffix in (".html", ".htm") else None
         return Fetched(body, content_type=content_type)
+
+
+def _status_error(response: httpx.Response, url: str) -> FetchError:
+    """The error for a status other than 200 and 304: RetryLater when 429/503 name a wait."""
+    status = response.status_code
+    shown = f"HTTP {status} {response.reason_phrase or ''}".strip() + f" from {redact_url(url)}"
+    if status in (429, 503):
+        seconds = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+        if seconds is not None:
+            return RetryLater(f"{shown}: asked to retry after {seconds} s", seconds)
+    if status == 410:
+        return FetchError(f"{shown}: the listing is gone; remove the source or fix its url")
+    return FetchError(shown)
+
+
+def _encoded(response: httpx.Response) -> bool:
+    """Whether the body is content-encoded (its Content-Length then counts compressed bytes)."""
+    return response.headers.get("content-encoding", "identity").strip().lower() != "identity"

@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot import identity, sources
+from bot import health, identity, sources
 from bot.errors import FetchError, ParseError
-from bot.fetch import Fetcher, redact_url
+from bot.fetch import Fetched, Fetcher, redact_url
 from bot.match import Matcher
 from bot.models import Paper, Settings, Source, Subscriber
-from bot.store import Store
+from bot.sources.hf_daily import catch_up_urls
+from bot.store import SourceState, Store
 
 __all__ = ["SourceOutcome", "PollReport", "poll", "compile_matcher"]
 
@@ -28,12 +30,13 @@ FETCH_CONCURRENCY = 4
 
 @dataclass(frozen=True, slots=True)
 class SourceOutcome:
-    """What one source gave in a poll; `error` is one line when it failed."""
+    """What one source gave in a poll; `error` is one line when it failed or was deferred."""
 
     name: str
     listed: int = 0
     unchanged: bool = False
     error: str | None = None
+    deferred: bool = False  # not asked this poll: its server asked to retry later
 
 
 @dataclass(slots=True)
@@ -61,20 +64,26 @@ async def poll(
     *,
     matcher: Matcher | None = None,
     mark_seen: bool = False,
+    fetcher: Fetcher | None = None,
 ) -> PollReport:
     """Fetch every source, record the papers never seen, queue a delivery per (subscriber, match).
 
     Recording and queuing are one transaction; a source's validators (ETag, Last-Modified) are saved
     only after its papers are recorded, so a crash in between refetches instead of losing papers.
+    A failed source is logged as a warning on each poll and as an error once (bot.health); a source
+    whose server asked to retry later is not asked again before then. `fetcher` is the caller's
+    (still open afterwards); by default one is opened and closed for this poll.
     """
     matcher = matcher or compile_matcher(settings)
     store.ensure_subscribers((s.email for s in settings.subscribers), now)
     gate = asyncio.Semaphore(FETCH_CONCURRENCY)
-    async with Fetcher() as fetcher:
+    async with AsyncExitStack() as stack:
+        if fetcher is None:
+            fetcher = await stack.enter_async_context(Fetcher())
         results = await asyncio.gather(
-            *(_poll_source(fetcher, gate, store, source) for source in settings.sources)
+            *(_poll_source(fetcher, gate, store, source, now) for source in settings.sources)
         )
-    listed = [paper for papers, _, _ in results for paper in papers]
+    listed = [paper for result in results for paper in result.papers]
     merged = identity.merge(listed)
     queued: list[tuple[str, str, tuple[str, ...]]] = []
 
@@ -85,15 +94,9 @@ async def poll(
     report = PollReport()
     report.new = store.record(merged, now, queue=None if mark_seen else queue)
     report.queued = len(queued)
-    for source, (papers, outcome, validators) in zip(settings.sources, results, strict=True):
-        report.sources.append(outcome)
-        if outcome.error:
-            log.error(
-                "source=%s url=%s error=%r", source.name, redact_url(source.url), outcome.error
-            )
-            store.save_poll(source.name, now, error=outcome.error)
-        else:
-            store.save_poll(source.name, now, count=len(papers), **validators)
+    for source, result in zip(settings.sources, results, strict=True):
+        report.sources.append(result.outcome)
+        _save_and_alert(store, source, result, now)
     log.info(
         "poll sources=%d listed=%d new=%d queued=%d",
         len(results),
@@ -104,30 +107,83 @@ async def poll(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class _Polled:
+    """One source's share of a poll: papers, outcome, state before, listing size, validators."""
+
+    papers: list[Paper]
+    outcome: SourceOutcome
+    before: SourceState | None
+    count: int = 0
+    validators: dict[str, str | None] = field(default_factory=dict)
+
+
 async def _poll_source(
-    fetcher: Fetcher, gate: asyncio.Semaphore, store: Store, source: Source
-) -> tuple[list[Paper], SourceOutcome, dict[str, str | None]]:
-    """One source's papers (tagged with its name), its outcome and its new validators."""
-    state = store.source_state(source.name)
+    fetcher: Fetcher, gate: asyncio.Semaphore, store: Store, source: Source, now: datetime
+) -> _Polled:
+    """One source's papers (tagged with its name), its outcome and its new validators.
+
+    An hf-daily API source that last succeeded before today also fetches the `?date=` list of each
+    day since (hf_daily.catch_up_urls), so papers listed while the bot was down are not lost.
+    """
+    before = store.source_state(source.name)
+    wait = health.retry_wait(before, now)
+    if wait is not None:
+        message = f"not polled: the server asked to wait, {wait} s left ({before.last_error})"
+        return _Polled([], SourceOutcome(source.name, error=message, deferred=True), before)
     try:
         async with gate:
             fetched = await fetcher.fetch(
                 source.url,
-                etag=state.etag if state else None,
-                last_modified=state.last_modified if state else None,
+                etag=before.etag if before else None,
+                last_modified=before.last_modified if before else None,
             )
-        if fetched.body is None:
-            validators = {"etag": state.etag, "last_modified": state.last_modified} if state else {}
-            return [], SourceOutcome(source.name, unchanged=True), validators
-        parsed = sources.parse(
-            source.type, fetched.body, content_type=fetched.content_type, url=source.url
-        )
+        extra: list[Fetched] = []
+        if source.type == "hf-daily":
+            for url in catch_up_urls(source.url, before.last_success if before else None, now):
+                async with gate:
+                    extra.append(await fetcher.fetch(url))
+        main = _parse(source, fetched)
+        caught_up = [paper for got in extra for paper in _parse(source, got)]
     except (FetchError, ParseError) as exc:
-        return [], SourceOutcome(source.name, error=str(exc)), {}
-    papers = [_tag(paper, source) for paper in parsed]
-    papers = [p for p in papers if not p.revision]
-    validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
-    return papers, SourceOutcome(source.name, listed=len(papers)), validators
+        return _Polled([], SourceOutcome(source.name, error=str(exc)), before)
+    papers = [p for p in (_tag(paper, source) for paper in main + caught_up) if not p.revision]
+    if fetched.body is None:
+        validators = {"etag": before.etag, "last_modified": before.last_modified} if before else {}
+        count = before.last_count if before else 0
+    else:
+        validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+        count = len(main)  # the listing's own size, revisions included, catch-up days not
+    unchanged = fetched.body is None and not papers
+    outcome = SourceOutcome(source.name, listed=len(papers), unchanged=unchanged)
+    return _Polled(papers, outcome, before, count, validators)
+
+
+def _parse(source: Source, fetched: Fetched) -> list[Paper]:
+    """The papers of one fetched body of `source`; [] for a 304."""
+    if fetched.body is None:
+        return []
+    return sources.parse(
+        source.type, fetched.body, content_type=fetched.content_type, url=source.url
+    )
+
+
+def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime) -> None:
+    """Record the source's poll (a deferred source is not touched) and log what deserves it."""
+    outcome = result.outcome
+    where = redact_url(source.url)
+    if outcome.deferred:
+        log.warning("source=%s url=%s %s", source.name, where, outcome.error)
+        return
+    if outcome.error:
+        log.warning("source=%s url=%s error=%r", source.name, where, outcome.error)
+        alert = health.failure_alert(result.before, now, outcome.error)
+        store.save_poll(source.name, now, error=outcome.error)
+    else:
+        alert = None if outcome.unchanged else health.empty_alert(result.before, now, result.count)
+        store.save_poll(source.name, now, count=result.count, **result.validators)
+    if alert:
+        log.error("source=%s url=%s %s", source.name, where, alert)
 
 
 def _tag(paper: Paper, source: Source) -> Paper:

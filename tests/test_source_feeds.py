@@ -489,3 +489,12 @@ def test_hostile_author_and_markup_strings_parse_in_linear_time():
     assert time.monotonic() - started < 2.0
     assert paper.authors == ("Kukla, D.", "A" * 5000 + "!", "Li, X.")
     assert paper.abstract == ""  # everything after an unclosed <script> is hidden
+
+
+def test_a_feed_cut_inside_its_only_entry_yields_nothing():
+    # Cut after the link, before dc:identifier: the paper would be known by its title alone, and
+    # by its DOI once the whole feed comes back (RELIABILITY.md H9).
+    body = fixture("journals/biorxiv_bioengineering_2019-11-29_1item.rdf.xml")
+    cut = body.index(b"<dc:identifier>")
+    assert parse("feed", body[:cut]) == []
+    assert [p.doi for p in parse("feed", body)] == ["10.1101/857789"]

@@ -20,13 +20,16 @@ from bot.models import Paper
 from bot.sources.entries import is_arxiv_announce_feed, paper_from_entry
 from bot.sources.text import collapse, html_page_title, html_to_text, looks_like_html
 
-__all__ = ["parse_feed", "MAX_ENTITY_TEXT"]
+__all__ = ["parse_feed", "MAX_ENTITY_TEXT", "MAX_ENTITY_EXPANSION"]
 
 # Internal-subset entities with more replacement text than this are refused: expat rejects the
 # amplification, feedparser then retries with its loose parser, which expands them anyway
 # (a 100 KB feed gave a 400 MB title: RELIABILITY.md finding 3). Real feeds declare at most
 # short ones such as <!ENTITY nbsp "&#160;">.
 MAX_ENTITY_TEXT = 16
+# Short entities still amplify: 6 million references to a 16-character one (an 18 MB body) made a
+# 96 MB title, +814 MB RSS and 14 s in feedparser. So the total expansion is capped as well.
+MAX_ENTITY_EXPANSION = 1_000_000
 _ENTITY = re.compile(r"<!ENTITY\s+(%\s*)?([^\s\"']+)\s+(\"[^\"]*\"|'[^']*'|\S+)", re.IGNORECASE)
 _ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 # Entry fields whose absence from the last entry of a cut-off document means it was truncated.
@@ -51,7 +54,7 @@ def parse_feed(body: bytes, *, content_type: str | None = None, url: str = "") -
         # arXiv answers a bad category with this title and the reason in <description> (FORMATS 3).
         reason = html_to_text(feed_info.get("subtitle")) or feed_title
         raise ParseError(f"arXiv feed error: {reason}")
-    entries = _complete_entries(result)
+    entries = _complete_entries(result, body)
     for entry in entries:
         if "arxiv.org/api/errors" in str(entry.get("id", "")):
             # The API answers HTTP 200 with one entry whose summary is the error (FORMATS 4).
@@ -89,7 +92,8 @@ def _refuse_entity_bombs(body: bytes) -> None:
     """ParseError when the DOCTYPE declares an entity that could amplify (finding 3).
 
     An entity is refused when it is external, a parameter entity, refers to other entities, or
-    has more than MAX_ENTITY_TEXT characters of replacement text.
+    has more than MAX_ENTITY_TEXT characters of replacement text; the feed is refused when its
+    references would expand to more than MAX_ENTITY_EXPANSION characters in all.
     """
     lowered = body.lower()
     for encoding in _ENCODINGS:
@@ -98,6 +102,7 @@ def _refuse_entity_bombs(body: bytes) -> None:
             continue
         end = lowered.find("]>".encode(encoding), start)
         region = body[start : end if end >= 0 else len(body)].decode(encoding, errors="replace")
+        expansion = 0
         for declaration in _ENTITY.finditer(region):
             name, value = declaration.group(2), declaration.group(3)
             quoted = value[:1] in ("'", '"')
@@ -112,6 +117,12 @@ def _refuse_entity_bombs(body: bytes) -> None:
                 raise ParseError(
                     f"refusing a feed whose DOCTYPE declares the XML entity {name[:40]!r} "
                     f"({what}): entity expansion can exhaust memory"
+                )
+            expansion += len(text) * body.count(f"&{name};".encode(encoding))
+            if expansion > MAX_ENTITY_EXPANSION:
+                raise ParseError(
+                    f"refusing a feed whose XML entity references would expand to more than "
+                    f"{MAX_ENTITY_EXPANSION:,} characters: entity expansion can exhaust memory"
                 )
 
 
@@ -130,18 +141,36 @@ def _describe_non_feed(body: bytes, content_type: str | None, result: Any) -> st
     return "no RSS or Atom element found"
 
 
-def _complete_entries(result: Any) -> list[Any]:
+def _complete_entries(result: Any, body: bytes) -> list[Any]:
     """The entries, minus a last entry cut short by a truncated document (finding 5).
 
     When the XML is not well-formed, feedparser still yields the entries it read; the last one can
-    lack its id, abstract or announce type. It is dropped when it lacks a field every other entry
-    has: it comes back whole next time, while a half entry could be a replace read as new.
+    lack its id, abstract or announce type. It is dropped when the document has fewer closing
+    </item> or </entry> tags than entries, or when it lacks a field every other entry has: it
+    comes back whole next time, while a half entry could be a replace read as new, or a paper
+    known by its title alone whose DOI was cut off.
     """
     entries = list(result.get("entries", []))
     problem = result.get("bozo_exception")
     harmless = isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe)
-    if not result.get("bozo") or harmless or len(entries) < 2:
+    if not result.get("bozo") or harmless or not entries:
+        return entries
+    if _closed_entries(body, result.get("encoding")) < len(entries):
+        return entries[:-1]  # the document ends inside its last entry
+    if len(entries) < 2:
         return entries
     *complete, last = entries
     expected = {name for name in _TRUNCATION_FIELDS if all(name in e for e in complete)}
     return complete if any(name not in last for name in expected) else entries
+
+
+_CLOSING = re.compile(r"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+
+
+def _closed_entries(body: bytes, encoding: str | None) -> int:
+    """How many closing </item> or </entry> tags the body holds, read in feedparser's encoding."""
+    try:
+        text = body.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        text = body.decode("utf-8", errors="replace")
+    return len(_CLOSING.findall(text))

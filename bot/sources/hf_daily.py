@@ -7,17 +7,20 @@ arXiv id, `paper.title`/`paper.summary` keep arXiv's hard wraps, the outer `titl
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bot.errors import ParseError
 from bot.identity import arxiv_id
 from bot.models import Paper
 from bot.sources.text import collapse, utc_from_iso
 
-__all__ = ["parse_daily_papers", "papers_from_items", "load_json"]
+__all__ = ["parse_daily_papers", "papers_from_items", "load_json", "catch_up_urls", "CATCH_UP_DAYS"]
 
 _HF_PAPER = "https://huggingface.co/papers/"
+CATCH_UP_DAYS = 7  # at most this many missed days are asked for after a downtime
+_PERIOD_PARAMETERS = {"date", "week", "month"}
 
 
 def parse_daily_papers(body: bytes) -> list[Paper]:
@@ -124,3 +127,34 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     return "a number"
+
+
+def catch_up_urls(
+    url: str, last_success: datetime | None, now: datetime, *, max_days: int = CATCH_UP_DAYS
+) -> list[str]:
+    """The `?date=` URLs of the UTC days from the day of `last_success` to yesterday (at most the
+    latest `max_days`), oldest first, for an `/api/daily_papers` URL without a period parameter.
+
+    [] for any other URL, for a source never polled successfully, and when it last succeeded today.
+    Yesterday is asked for again because a day's list keeps growing during the day; the dates are
+    UTC dates, never later than yesterday, because HF refuses a future date (FORMATS.md section 1).
+    Saturday and Sunday lists are [] there, which is normal.
+    """
+    if last_success is None:
+        return []
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.path.rstrip("/").endswith("/api/daily_papers")
+        or any(name in _PERIOD_PARAMETERS for name, _ in query)
+    ):
+        return []
+    first: date = last_success.date()
+    last: date = now.date() - timedelta(days=1)
+    first = max(first, last - timedelta(days=max_days - 1))
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [
+        urlunsplit(parts._replace(query=urlencode([*query, ("date", day.isoformat())])))
+        for day in days
+    ]
