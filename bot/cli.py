@@ -197,23 +197,28 @@ def _run_send(settings, store) -> int:
     from bot.sender import send
 
     renderer = Renderer(settings.templates)
+    # One connection per worker for SMTP; a Maildir needs only one writer.
+    count = settings.mail.concurrency if settings.mail.transport == "smtp" else 1
+    transports = [make_transport(settings.mail, os.environ) for _ in range(max(count, 1))]
 
     async def run():
-        transport = make_transport(settings.mail, os.environ)
         try:
-            return await send(settings, store, transport, renderer, _now())
+            return await send(settings, store, transports, renderer, _now())
         finally:
-            await transport.close()
+            await asyncio.gather(*(t.close() for t in transports))
 
     report = asyncio.run(run())
     for line in report.deferred:
         print(f"error: not sent yet, will retry: {line}", file=sys.stderr)
     for line in report.failed:
         print(f"error: {line}", file=sys.stderr)
+    for line in report.quarantined:
+        print(f"error: {line}", file=sys.stderr)
     if report.stopped:
         print(f"error: sending stopped: {report.stopped}", file=sys.stderr)
     print(f"{report.emails} emails sent with {report.papers} papers")
-    return EXIT_FAILED if report.deferred or report.failed or report.stopped else EXIT_OK
+    problems = report.deferred or report.failed or report.quarantined or report.stopped
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -277,15 +282,33 @@ def _status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with _store(settings) as store:
         status = store.status()
+
+    def _error_json(error) -> dict | None:
+        if error is None:
+            return None
+        when, text = error
+        return {"at": when.isoformat() if when else None, "error": text}
+
     if args.json:
+        people = sorted(set(status.deliveries) | set(status.emails) | set(status.errors))
         print(
             json.dumps(
                 {
                     "papers": status.papers,
                     "sources": [_source_json(s) for s in status.sources],
                     "deliveries": status.deliveries,
+                    "subscribers": [
+                        {
+                            "email": email,
+                            "deliveries": status.deliveries.get(email, {}),
+                            "emails": status.emails.get(email, {}),
+                            "last_error": _error_json(status.errors.get(email)),
+                        }
+                        for email in people
+                    ],
                 },
                 indent=2,
+                ensure_ascii=False,
             )
         )
         return EXIT_OK
@@ -298,6 +321,14 @@ def _status(args: argparse.Namespace) -> int:
         print(f"source {s.name}: last poll {last}, {s.last_count} listed, {health}")
     for email, counts in sorted(status.deliveries.items()):
         print(f"subscriber {email}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        waiting = status.emails.get(email, {})
+        unsent = waiting.get("pending", 0) + waiting.get("sending", 0)
+        if unsent:
+            print(f"  {unsent} email(s) waiting to be sent")
+        if email in status.errors:
+            when, error = status.errors[email]
+            stamp = when.isoformat(timespec="seconds") if when else "?"
+            print(f"  last error {stamp}: {error}")
     return EXIT_OK
 
 

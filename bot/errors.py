@@ -1,4 +1,5 @@
-"""The one exception tree: callers catch by meaning, the CLI turns each into one line and an exit code."""
+"""The one exception tree: callers catch by meaning; the CLI turns each into one line and an exit
+code."""
 
 __all__ = [
     "BotError",
@@ -14,7 +15,7 @@ __all__ = [
 
 
 class BotError(Exception):
-    """An expected failure: its message is one line for the user naming what, where and how to fix."""
+    """An expected failure: its message is one line naming what, where and how to fix."""
 
     exit_code = 1
 

@@ -8,15 +8,13 @@ so CR/LF, U+2028 and friends become a space *before* the stdlib sees them; a Val
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
-from urllib.parse import urlsplit
+from email.utils import format_datetime, formataddr, parseaddr
+from urllib.parse import quote, urlsplit
 
 __all__ = ["one_line", "sender_domain", "message_id", "build_message"]
 
@@ -80,45 +78,103 @@ def build_message(
 ) -> bytes:
     """The whole message as bytes, ready for SMTP DATA or a Maildir file.
 
-    Bodies are quoted-printable, so the message is 7-bit clean and needs no 8BITMIME from the relay.
-    `unsubscribe` is a mailto: or https: URL; https adds RFC 8058 `List-Unsubscribe-Post`.
-    Raises ValueError only for an unusable `from_addr`/`to_addr` (the settings loader checks those).
+    Bodies are quoted-printable, so the message is 7-bit clean and needs no 8BITMIME from the relay;
+    every line ends in CRLF and header lines stay within 78 columns. `unsubscribe` is a mailto: or
+    https: URL; https adds RFC 8058 `List-Unsubscribe-Post`. Raises ValueError only for an unusable
+    `from_addr`/`to_addr` (the settings loader checks those).
+
+    Written out by hand rather than with `email.message.EmailMessage`: the stdlib path costs about
+    3.5 ms a message (10,000 digests: 35 s of CPU); the tests parse these bytes back with the stdlib
+    to prove them right.
     """
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = one_line(from_addr)
-    to = Address(display_name=one_line(to_name, _MAX_HEADER), addr_spec=one_line(to_addr))
-    if _is_plain(to.display_name):
-        msg["To"] = to
-    else:
-        words = _encoded_words(to.display_name, len("To: "))
-        msg.set_raw("To", f"{words}\n <{to.addr_spec}>")
-    title = one_line(subject, _MAX_HEADER)
-    if _is_plain(title):
-        msg["Subject"] = title
-    else:
-        msg.set_raw("Subject", _encoded_words(title, len("Subject: ")))
+    from_name, from_email = parseaddr(one_line(from_addr))
     if date.tzinfo is None:
         date = date.replace(tzinfo=UTC)
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = one_line(message_id)
-    msg["List-Id"] = one_line(list_id, _MAX_HEADER)
+    lines = [
+        _address_header("From", from_name, _addr_spec(from_email, from_addr)),
+        _address_header(
+            "To", one_line(to_name, _MAX_HEADER), _addr_spec(one_line(to_addr), to_addr)
+        ),
+        _text_header("Subject", one_line(subject, _MAX_HEADER)),
+        f"Date: {format_datetime(date)}",
+        _text_header("Message-ID", one_line(message_id)),
+        _text_header("List-Id", one_line(list_id, _MAX_HEADER)),
+    ]
     link = _header_url(unsubscribe)
     if link:
-        msg["List-Unsubscribe"] = f"<{link}>"
+        lines.append(_text_header("List-Unsubscribe", f"<{link}>"))
         if urlsplit(link).scheme.lower() == "https":
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    # RFC 3834: tells vacation responders not to answer a digest.
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    for part in msg.iter_parts():
-        del part["MIME-Version"]  # the stdlib repeats it on sub-parts; it belongs on the top only
+            lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     # A boundary derived from the Message-ID keeps a resent digest byte-identical. "=_" cannot occur
     # in a quoted-printable body (it would be "=3D_"), so the boundary never collides with content.
     tag = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    msg.set_boundary(f"=_digest_{tag}")
-    # policy.SMTP serialises with CRLF, as SMTP DATA requires.
-    return msg.as_bytes(policy=policy.SMTP)
+    boundary = f"=_digest_{tag}"
+    lines += [
+        # RFC 3834: tells vacation responders not to answer a digest.
+        "Auto-Submitted: auto-generated",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
+        "",
+    ]
+    head = "\r\n".join(lines).encode("ascii")
+    parts = []
+    for subtype, body in (("plain", text), ("html", html)):
+        parts.append(
+            f"--{boundary}\r\n"
+            f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii")
+            + _quoted_printable(body)
+            + b"\r\n"  # RFC 2046: the CRLF before a boundary belongs to the boundary
+        )
+    return head + b"\r\n" + b"".join(parts) + f"--{boundary}--\r\n".encode("ascii")
+
+
+def _quoted_printable(text: str) -> bytes:
+    """`text` as a quoted-printable body with CRLF line ends, ending in a line break.
+
+    binascii does RFC 2045 section 6.7: "=" and non-ASCII as =XX, trailing blanks encoded, soft
+    breaks keep lines within 76 columns.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    data = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False)
+    return data.replace(b"\n", b"\r\n")
+
+
+def _addr_spec(addr: str, given: str) -> str:
+    """`addr` if it can stand in <…> as it is; else ValueError naming what was given."""
+    if not addr or "@" not in addr or not addr.isascii() or any(c in addr for c in ' <>,;"()\\'):
+        raise ValueError(f"not a usable email address: {given!r}")
+    return addr
+
+
+def _address_header(name: str, display: str, addr: str) -> str:
+    """`Name: Display <addr>`: the display name as it is, quoted, or as encoded-words."""
+    if not display:
+        return f"{name}: {addr}"
+    if _is_plain(display):
+        line = f"{name}: {formataddr((display, addr))}"
+        if len(line) <= 78:
+            return line
+    words = _encoded_words(display, len(name) + 2).replace("\n", "\r\n")
+    return f"{name}: {words}\r\n <{addr}>"
+
+
+def _text_header(name: str, value: str) -> str:
+    """`Name: value` folded at spaces within 78 columns, or as encoded-words when it cannot be
+    (non-ASCII, text that would decode as an encoded-word, a word too long to fold)."""
+    if _is_plain(value):
+        lines, line = [], f"{name}:"
+        for word in value.split(" "):
+            if len(line) + 1 + len(word) > 78 and line.strip():
+                lines.append(line)
+                line = ""
+            line += " " + word
+        lines.append(line)
+        if all(len(one) <= 78 for one in lines):
+            return "\r\n".join(lines)
+    return f"{name}: " + _encoded_words(value, len(name) + 2).replace("\n", "\r\n")
 
 
 def _is_plain(text: str) -> bool:
@@ -144,7 +200,7 @@ def _encoded_words(text: str, first: int) -> str:
             chunk, room = b"", 78 - 1 - len("=?utf-8?b??=")
         chunk += data
     words.append(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=")
-    # The policy writes these lines joined by CRLF; the leading space makes each a continuation.
+    # The leading space makes each line after the first a continuation.
     return "\n ".join(words)
 
 
@@ -154,4 +210,6 @@ def _header_url(url: str | None) -> str | None:
         return None
     link = _CONTROLS.sub("", url).strip()
     link = _SPACES.sub("%20", link).replace("<", "%3C").replace(">", "%3E")
+    # A header is ASCII: non-ASCII characters of an IRI go percent-encoded (RFC 3987 section 3.1).
+    link = "".join(c if c.isascii() else quote(c, safe="") for c in link)
     return link or None

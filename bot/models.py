@@ -13,7 +13,8 @@ __all__ = ["Paper", "Source", "Subscriber", "MailSettings", "Settings", "Pending
 class Paper:
     """One paper as a source listed it, or as the store holds it.
 
-    `id` is the canonical identity (SPEC section 4), set by `identity.identify`; parsers leave it "".
+    `id` is the canonical identity (SPEC section 4), set by `identity.identify`; parsers leave
+    it "".
     `published` is timezone-aware UTC or None. `revision` marks an arXiv replace/replace-cross
     announcement, which does not make a paper new unless the source admits revisions.
     """

@@ -1,150 +1,263 @@
-"""Send each subscriber one email holding what is owed to them: render, build, hand over, mark.
+"""Send what is owed: render each subscriber's email once into the outbox, then deliver the outbox.
 
-Deliveries become sent only after the server accepted the message (or the Maildir file was written).
+Two phases per run. Fill: each subscriber with deliveries owed and no unfinished email gets one
+email (best first, max_items, "N more" for the rest) stored with its bytes and Message-ID (one
+commit). Deliver: `concurrency` workers, one transport (connection) each, claim due rows one at a
+time and send the stored bytes; sent/failed/deferred is one commit per step (SPEC section 4,
+RELIABILITY finding 1). Temporary failures are retried with exponential backoff and jitter, within
+the run when due soon enough, else in a later run; a breaker ends the run after `breaker`
+consecutive failures, nothing lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parseaddr
-from urllib.parse import quote
 
-import jinja2
-
-from bot import message
-from bot.errors import BotError, PermanentSendError, TemporarySendError
-from bot.match import highlight, rank_key
+from bot.compose import Composed, compose_for, compose_isolating, ranked
+from bot.errors import PermanentSendError, SendError
 from bot.models import Settings, Subscriber
-from bot.render import Digest, DigestItem, Renderer, subject
+from bot.outbox_store import new_owner
+from bot.render import Renderer
 from bot.store import Store
 
-__all__ = ["SendReport", "Composed", "send", "compose_for"]
+__all__ = ["SendReport", "RetryPolicy", "Composed", "send", "compose_for"]
 
 log = logging.getLogger(__name__)
 
-# Stop a send run after this many temporary failures in a row: the server is down or refusing us,
-# and every further attempt would only wait for the same timeout. Nothing is lost: rows stay
-# pending.
-BREAKER_THRESHOLD = 3
+# Rows a worker claims per commit. Claimed rows a killed process never tried are reclaimed at once
+# (their owner is gone), so a bigger batch costs nothing in safety, only fairness between processes.
+_CLAIM_BATCH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try. Delays in seconds; the n-th retry waits base*2^(n-1) (at most cap) minus up
+    to `jitter` of it, so many deferred emails do not all come back at the same instant."""
+
+    base: float = 10.0
+    cap: float = 6 * 3600.0
+    jitter: float = 0.5
+    # Retry within this run when the next attempt is due this soon (0: never wait in the run).
+    # Short, so one greylisted recipient holds a run up by half a minute at most.
+    linger: float = 30.0
+    breaker: int = 3  # consecutive failures that end the run (server down, login refused)
+    lease: float = 900.0  # a claimed email is ours this long (RFC 5321 DATA timeout is 600 s)
+    quarantine_after: int = 3  # failed renders before a paper is quarantined (Mailman)
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Seconds to wait after the `attempts`-th failed attempt."""
+        full = min(self.cap, self.base * 2 ** max(attempts - 1, 0))
+        return full * (1 - self.jitter * rng.random())
 
 
 @dataclass(slots=True)
 class SendReport:
-    """A send run: emails sent, papers in them, temporary and permanent failures (one line each)."""
+    """A send run: emails sent, papers in them, and one line per problem left at the end."""
 
     emails: int = 0
     papers: int = 0
-    deferred: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    stopped: str | None = None
+    deferred: list[str] = field(default_factory=list)  # still pending, will be retried
+    failed: list[str] = field(default_factory=list)  # refused for good, or cannot be built
+    quarantined: list[str] = field(default_factory=list)  # papers that can never be built
+    stopped: str | None = None  # why the breaker ended the run
 
 
 async def send(
-    settings: Settings, store: Store, transport, renderer: Renderer, now: datetime
+    settings: Settings,
+    store: Store,
+    transports,
+    renderer: Renderer,
+    now: datetime,
+    *,
+    emails: Iterable[str] | None = None,
+    period: Callable[[Subscriber], str | None] | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    rng: random.Random | None = None,
 ) -> SendReport:
-    """Send each subscriber one email holding its pending deliveries (best first, max_items).
+    """Send each subscriber (of `emails`, if given) the email owed, over one or more transports.
 
-    Deliveries become sent only after the server accepted the message (or the Maildir file was
-    written); a temporary failure leaves them pending, a permanent one marks them failed.
+    `transports` is one transport or a sequence (one worker each; the caller closes them).
+    `period(subscriber)` is stamped on a new email; no second email is made for the same
+    (subscriber, period). Subscribers no longer in `settings` are left alone.
     """
+    pool = list(transports) if isinstance(transports, Sequence) else [transports]
+    known = {s.email.lower(): s for s in settings.subscribers}
+    scope = set(known) if emails is None else {e.lower() for e in emails} & set(known)
     report = SendReport()
-    by_email = {s.email.lower(): s for s in settings.subscribers}
-    sender = parseaddr(settings.mail.from_addr)[1]
-    in_a_row = 0
-    for email in store.emails_with_pending():
-        subscriber = by_email.get(email.lower())
-        if subscriber is None:  # removed from the settings: keep its rows, send nothing
-            continue
-        try:
-            composed = compose_for(settings, store, subscriber, renderer, now)
-        except (BotError, jinja2.TemplateError, ValueError) as exc:
-            line = f"{subscriber.email}: cannot build the email: {exc}"
-            log.error("subscriber=%s error=%r", subscriber.email, str(exc))
-            report.failed.append(line)
-            continue
-        if composed is None:
-            continue
-        paper_ids = composed.paper_ids
-        try:
-            await transport.send(sender, subscriber.email, composed.data)
-        except TemporarySendError as exc:
-            in_a_row += 1
-            report.deferred.append(f"{subscriber.email}: {exc}")
-            log.warning("subscriber=%s deferred=%r", subscriber.email, str(exc))
-            if in_a_row >= BREAKER_THRESHOLD:
-                report.stopped = f"{in_a_row} temporary failures in a row; the rest stays pending"
-                break
-            continue
-        except PermanentSendError as exc:
-            in_a_row = 0
-            store.mark_failed(subscriber.email, paper_ids, exc.reply, now)
-            report.failed.append(f"{subscriber.email}: refused: {exc.reply}")
-            log.error("subscriber=%s refused=%r", subscriber.email, exc.reply)
-            continue
-        in_a_row = 0
-        store.mark_sent(subscriber.email, paper_ids, composed.message_id, now)
-        report.emails += 1
-        report.papers += len(paper_ids)
-        log.info(
-            "subscriber=%s sent papers=%d message_id=%s",
-            subscriber.email,
-            len(paper_ids),
-            composed.message_id,
-        )
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    _fill(settings, store, renderer, now, known, scope, period, policy, report)
+    await _deliver(settings, store, pool, scope, clock, policy, rng or random.Random(), report)
     return report
 
 
-@dataclass(frozen=True, slots=True)
-class Composed:
-    """A subscriber's next email: its bytes, its two bodies, the papers in it and its Message-ID."""
+def _fill(
+    settings: Settings,
+    store: Store,
+    renderer: Renderer,
+    now: datetime,
+    known: dict[str, Subscriber],
+    scope: set[str],
+    period: Callable[[Subscriber], str | None] | None,
+    policy: RetryPolicy,
+    report: SendReport,
+) -> None:
+    """Render one email into the outbox for each subscriber owed something and not waiting."""
+    waiting = store.open_emails()
+    built = 0
+    broken: list[tuple[str, list[str], str]] = []  # (email, paper ids, error)
+    for email in store.emails_with_pending():
+        if email not in scope or email in waiting:
+            continue
+        subscriber = known[email]
+        key = period(subscriber) if period is not None else None
+        if key is not None and store.has_digest(email, key):
+            continue
+        pending = ranked(store.pending(email))
+        composed, bad = compose_isolating(settings, subscriber, pending, renderer, now)
+        for paper_id, error in bad:
+            broken.append((email, [paper_id], error))
+        if composed is None:
+            continue
+        row = store.add_email(
+            email, composed.paper_ids, composed.message_id, composed.data, now, key
+        )
+        built += row is not None
+    if not broken:
+        return
+    if built == 0 and len({email for email, _, _ in broken}) >= 3:
+        # Nobody's email builds: a template or code problem, not poison papers. Quarantining
+        # everything would lose mail, so count nothing and say so.
+        line = f"cannot build any email: {broken[0][2]}"
+        log.error("build=failed error=%r", broken[0][2])
+        report.failed.append(line)
+        return
+    for email, paper_ids, error in broken:
+        log.error("subscriber=%s papers=%s build_error=%r", email, paper_ids, error)
+        for paper_id in store.note_render_failure(
+            email, paper_ids, error, now, policy.quarantine_after
+        ):
+            report.quarantined.append(f"{email}: paper {paper_id} quarantined: {error}")
+        report.failed.append(f"{email}: cannot build the email with {paper_ids[0]}: {error}")
 
-    data: bytes
-    text: str
-    html: str
-    paper_ids: list[str]
-    message_id: str
 
+async def _deliver(
+    settings: Settings,
+    store: Store,
+    pool: list,
+    scope: set[str],
+    clock: Callable[[], datetime],
+    policy: RetryPolicy,
+    rng: random.Random,
+    report: SendReport,
+) -> None:
+    """Send due outbox rows over `pool`, retrying within the run what comes due soon enough.
 
-def compose_for(
-    settings: Settings, store: Store, subscriber: Subscriber, renderer: Renderer, now: datetime
-) -> Composed | None:
-    """The subscriber's next digest: pending deliveries best first, at most max_items; or None.
-
-    Reads the store, changes nothing.
+    Each worker claims a few rows at a time (one commit) and sends them over its connection; an
+    accepted email is marked sent at once (one commit), since the time between the server's 250
+    and that commit is the only window in which a kill makes a duplicate.
     """
-    pending = sorted(store.pending(subscriber.email), key=lambda d: rank_key(d.paper, d.queries))
-    batch = pending[: settings.max_items]
-    if not batch:
-        return None
-    items = []
-    for delivery in batch:
-        marks = highlight(delivery.paper, delivery.queries)
-        items.append(DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract))
-    unsubscribe = _unsubscribe_url(settings.mail.unsubscribe, subscriber.email)
-    digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe)
-    text, html = renderer.render(digest)
-    paper_ids = [item.paper.id for item in items]
-    domain = parseaddr(settings.mail.from_addr)[1].rpartition("@")[2] or "localhost"
-    message_id = message.message_id(subscriber.email, paper_ids, domain)
-    data = message.build_message(
-        from_addr=settings.mail.from_addr,
-        to_addr=subscriber.email,
-        to_name=subscriber.name,
-        subject=subject(items, subscriber),
-        text=text,
-        html=html,
-        message_id=message_id,
-        date=now,
-        list_id=f"Paper digest <digest.{domain}>",
-        unsubscribe=unsubscribe,
-    )
-    return Composed(data, text, html, paper_ids, message_id)
+    owner = new_owner()
+    sender = parseaddr(settings.mail.from_addr)[1]
+    lease = timedelta(seconds=policy.lease)
+    deferred: dict[int, str] = {}  # row id -> line, for rows whose last attempt failed
+    accepted: list[int] = []  # sent, not yet committed
+    failures = 0
+
+    def commit_sent() -> None:
+        if accepted:
+            done = accepted.copy()
+            accepted.clear()
+            store.emails_sent(done, clock())
+
+    async def worker(transport) -> None:
+        nonlocal failures
+        while report.stopped is None:
+            batch = deque(store.claim_due(owner, clock(), lease, _CLAIM_BATCH, scope))
+            if not batch:
+                return
+            while batch:
+                if report.stopped is not None:
+                    store.release([row.id for row in batch], owner)
+                    return
+                row = batch.popleft()
+                try:
+                    failed = await _attempt(transport, sender, row)
+                except BaseException:
+                    # Cancelled (shutdown) or a bug: this row and the unsent ones go back; the
+                    # same bytes are sent again later (at-least-once, SPEC section 4).
+                    store.email_deferred(row.id, owner, "interrupted", None)
+                    store.release([r.id for r in batch], owner)
+                    raise
+                if failed is None:
+                    failures = 0
+                    accepted.append(row.id)
+                    commit_sent()
+                    deferred.pop(row.id, None)
+                    report.emails += 1
+                    report.papers += row.papers
+                    log.info(
+                        "subscriber=%s sent papers=%d message_id=%s attempt=%d",
+                        row.email,
+                        row.papers,
+                        row.message_id,
+                        row.attempts,
+                    )
+                    continue
+                failures += 1
+                if isinstance(failed, PermanentSendError):
+                    store.email_failed(row.id, failed.reply, clock())
+                    deferred.pop(row.id, None)
+                    report.failed.append(f"{row.email}: refused: {failed.reply}")
+                    log.error("subscriber=%s refused=%r", row.email, failed.reply)
+                else:
+                    retry_at = clock() + timedelta(seconds=policy.delay(row.attempts, rng))
+                    store.email_deferred(row.id, owner, str(failed), retry_at)
+                    deferred[row.id] = f"{row.email}: {failed}"
+                    log.warning(
+                        "subscriber=%s deferred=%r attempt=%d retry_at=%s",
+                        row.email,
+                        str(failed),
+                        row.attempts,
+                        retry_at.isoformat(timespec="seconds"),
+                    )
+                if failures >= policy.breaker and report.stopped is None:
+                    report.stopped = f"{failures} failures in a row; the rest stays pending"
+                    log.error("sending=stopped failures_in_a_row=%d last=%r", failures, str(failed))
+
+    try:
+        while report.stopped is None:
+            await asyncio.gather(*(worker(t) for t in pool))
+            commit_sent()
+            if report.stopped is not None:
+                break
+            retry_at = store.next_attempt(scope)
+            if retry_at is None:
+                break
+            wait = (retry_at - clock()).total_seconds()
+            if wait > policy.linger:
+                break
+            await asyncio.sleep(max(wait, 0.0) + 0.001)
+    finally:
+        commit_sent()  # whatever the server accepted is recorded, even when cancelled
+    report.deferred.extend(deferred.values())
 
 
-def _unsubscribe_url(template: str | None, email: str) -> str | None:
-    """The unsubscribe URL for one subscriber; `{email}` in the template is replaced, URL-quoted."""
-    if not template:
-        return None
-    return template.replace("{email}", quote(email, safe="@"))
+async def _attempt(transport, sender: str, row) -> SendError | None:
+    """Send one claimed email; None when the server accepted it, else the SendError."""
+    try:
+        await transport.send(sender, row.email, row.data)
+    except SendError as exc:
+        return exc
+    return None

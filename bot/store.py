@@ -1,4 +1,4 @@
-"""The ledger: the only database code. Papers seen, poll state, subscribers and the outbox.
+"""The ledger: papers seen, poll state and subscribers (mail is in `outbox_store`).
 
 Same code on SQLite (the embedded default) and PostgreSQL (several processes sharing one ledger).
 Every write is one transaction. `record` is serialized across processes (SQLite BEGIN IMMEDIATE,
@@ -8,46 +8,37 @@ a PostgreSQL advisory lock) so two processes can never both decide that a paper 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from bot import identity
-from bot.errors import StoreError
-from bot.models import Paper, Pending
+from bot.models import Paper
+from bot.outbox_store import OutboxEmail, OutboxStore
 from bot.schema import (
-    FAILED,
     PENDING,
     RECORD_LOCK,
-    SENT,
     STATES,
     deliveries,
     insert_if_absent,
     lock,
-    open_engine,
     paper_from_row,
     paper_keys,
     paper_row,
     paper_sources,
     sources,
     subscribers,
-    transaction,
 )
 from bot.schema import papers as paper_table
+from bot.store_base import chunks
 
-__all__ = ["Store", "SourceState", "Status", "QueueFn"]
+__all__ = ["Store", "SourceState", "Status", "QueueFn", "OutboxEmail"]
 
 # queue(new_papers) -> (email, paper.id, matched queries) for each delivery to write.
 QueueFn = Callable[[list[Paper]], Iterable[tuple[str, str, tuple[str, ...]]]]
-
-_CHUNK = 500  # bound parameters per IN (...): far below SQLite's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,42 +62,16 @@ class Status:
     sources: list[SourceState]
     papers: int
     deliveries: dict[str, dict[str, int]]
+    # Emails (outbox rows) per subscriber and state; each subscriber's latest error (when, text).
+    emails: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: dict[str, tuple[datetime | None, str]] = field(default_factory=dict)
 
 
-class Store:
-    """A connection pool to the ledger; use `Store.open(url)`, close when done (or `with`)."""
+class Store(OutboxStore):
+    """A connection pool to the ledger; use `Store.open(url)`, close when done (or `with`).
 
-    def __init__(self, engine: Engine, shown_url: str):
-        self._engine = engine
-        self._shown = shown_url
-
-    @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and create missing tables. A new SQLite file (and its folder) is created 0600.
-
-        Raises StoreError "cannot open database <url, password hidden>: <reason>".
-        """
-        try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
-            raise StoreError(
-                f"cannot open database: {exc}; expected a URL like sqlite:///bot.db"
-            ) from exc
-        shown = parsed.render_as_string(hide_password=True)
-        try:
-            return cls(open_engine(parsed), shown)
-        except (OSError, NoSuchModuleError, SQLAlchemyError) as exc:
-            raise StoreError(f"cannot open database {shown}: {_reason(exc)}") from exc
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self._engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    Papers, sources and subscribers here; deliveries and the outbox in `OutboxStore`.
+    """
 
     # --- subscribers and papers -------------------------------------------------------------
 
@@ -142,7 +107,7 @@ class Store:
         """Insert what is unknown; return the new papers and their canonical id -> row id."""
         wanted = [(p, ks) for p in given if (ks := _keys(p))]
         stored: dict[str, int] = {}  # key -> row id, for the keys already in the ledger
-        for chunk in _chunks(list(dict.fromkeys(k for _, ks in wanted for k in ks))):
+        for chunk in chunks(list(dict.fromkeys(k for _, ks in wanted for k in ks))):
             query = select(paper_keys.c.key, paper_keys.c.paper_id).where(
                 paper_keys.c.key.in_(chunk)
             )
@@ -178,7 +143,7 @@ class Store:
             conn.execute(insert_if_absent(conn, paper_keys), rows)
         # Most of a listing is already known with the same sources: skip those no-op inserts.
         known = sorted({t for t, _ in seen_in if isinstance(t, int)})
-        for chunk in _chunks(known):
+        for chunk in chunks(known):
             query = select(paper_sources.c.paper_id, paper_sources.c.source).where(
                 paper_sources.c.paper_id.in_(chunk)
             )
@@ -199,7 +164,7 @@ class Store:
         """A pending delivery per triple whose subscriber was first seen at or before `now`."""
         emails = sorted({email.lower() for email, _, _ in triples})
         eligible: set[str] = set()
-        for chunk in _chunks(emails):
+        for chunk in chunks(emails):
             eligible.update(
                 conn.scalars(
                     select(subscribers.c.email).where(
@@ -287,73 +252,6 @@ class Store:
                 }
             conn.execute(update(sources).where(sources.c.name == name).values(**values))
 
-    # --- the outbox ---------------------------------------------------------------------------
-
-    def pending(self, email: str, limit: int | None = None) -> list[Pending]:
-        """The subscriber's pending deliveries, oldest queued first."""
-        query = (
-            select(paper_table, deliveries.c.queries, deliveries.c.queued_at)
-            .join(deliveries, deliveries.c.paper_id == paper_table.c.id)
-            .where(deliveries.c.email == email.lower(), deliveries.c.state == PENDING)
-            .order_by(deliveries.c.queued_at, paper_table.c.first_seen, paper_table.c.id)
-        )
-        if limit is not None:
-            query = query.limit(limit)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-            by_id = self._sources_of(conn, [r.id for r in rows])
-        return [
-            Pending(
-                email=email.lower(),
-                paper=paper_from_row(r, by_id.get(r.id, ())),
-                queries=tuple(json.loads(r.queries)),
-                queued_at=r.queued_at,
-            )
-            for r in rows
-        ]
-
-    def pending_count(self, email: str) -> int:
-        """How many deliveries the subscriber has pending."""
-        query = select(func.count()).where(
-            deliveries.c.email == email.lower(), deliveries.c.state == PENDING
-        )
-        with self._read() as conn:
-            return conn.scalar(query) or 0
-
-    def emails_with_pending(self) -> list[str]:
-        """Every email with at least one pending delivery, sorted."""
-        query = select(deliveries.c.email).where(deliveries.c.state == PENDING).distinct()
-        with self._read() as conn:
-            return sorted(conn.scalars(query))
-
-    def mark_sent(
-        self, email: str, paper_ids: Sequence[str], message_id: str, now: datetime
-    ) -> None:
-        """Flip the pending deliveries of these papers (canonical ids) to sent, atomically."""
-        self._finish(email, paper_ids, now, state=SENT, message_id=message_id)
-
-    def mark_failed(self, email: str, paper_ids: Sequence[str], error: str, now: datetime) -> None:
-        """Flip the pending deliveries of these papers to failed with the server's reply."""
-        self._finish(email, paper_ids, now, state=FAILED, error=error)
-
-    def _finish(self, email: str, paper_ids: Sequence[str], now: datetime, **values: Any) -> None:
-        with self._write() as conn:
-            for chunk in _chunks(list(dict.fromkeys(paper_ids))):
-                ids = (
-                    select(paper_table.c.id)
-                    .where(paper_table.c.canonical.in_(chunk))
-                    .scalar_subquery()
-                )
-                conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.email == email.lower(),
-                        deliveries.c.state == PENDING,
-                        deliveries.c.paper_id.in_(ids),
-                    )
-                    .values(sent_at=now, **values)
-                )
-
     def status(self) -> Status:
         """Every source's state (by name), the paper count, and per email every state's count."""
         with self._read() as conn:
@@ -367,47 +265,19 @@ class Store:
                     deliveries.c.email, deliveries.c.state
                 )
             ).all()
+            emails, errors = self._mail_status(conn)
         counts: dict[str, dict[str, int]] = {}
         for email in known:
             counts[email] = dict.fromkeys(STATES, 0)
         for email, state, n in tallies:
             counts.setdefault(email, dict.fromkeys(STATES, 0))[state] = n
-        return Status(sources=states, papers=count, deliveries=dict(sorted(counts.items())))
-
-    # --- plumbing -----------------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
-        with self._guard(), transaction(self._engine, immediate=True) as conn:
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A read transaction: one consistent snapshot; on WAL SQLite it never blocks a writer."""
-        with self._guard(), transaction(self._engine, immediate=False) as conn:
-            yield conn
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Turn a database outage (locked, disk full, connection lost) into one StoreError line."""
-        try:
-            yield
-        except OperationalError as exc:
-            raise StoreError(f"database {self._shown} failed: {_reason(exc)}") from exc
-
-    def _sources_of(self, conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
-        """Row id -> source names, in the order the paper was seen in them."""
-        found: dict[int, list[str]] = {}
-        for chunk in _chunks(ids):
-            query = (
-                select(paper_sources.c.paper_id, paper_sources.c.source)
-                .where(paper_sources.c.paper_id.in_(chunk))
-                .order_by(paper_sources.c.first_seen, paper_sources.c.source)
-            )
-            for paper_id, source in conn.execute(query):
-                found.setdefault(paper_id, []).append(source)
-        return {k: tuple(v) for k, v in found.items()}
+        return Status(
+            sources=states,
+            papers=count,
+            deliveries=dict(sorted(counts.items())),
+            emails=dict(sorted(emails.items())),
+            errors=dict(sorted(errors.items())),
+        )
 
 
 def _keys(paper: Paper) -> tuple[str, ...]:
@@ -426,17 +296,3 @@ def _source_state(row: Row[Any]) -> SourceState:
         consecutive_failures=row.consecutive_failures,
         last_count=row.last_count,
     )
-
-
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's message on one line, without SQLAlchemy's SQL echo and background link."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror  # the path is in the URL already
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).split("\n[SQL:")[0].split("\n(Background on this error")[0]
-    return re.sub(r"\s+", " ", text).strip()

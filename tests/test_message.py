@@ -228,3 +228,40 @@ def test_sender_domain(from_addr, domain):
 def test_one_line(text, limit, line):
     assert one_line(text, limit) == line
     assert limit is None or len(one_line(text, limit)) <= limit
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=400),
+    html=st.text(st.characters(blacklist_categories=("Cs",)), max_size=400),
+)
+def test_any_body_survives_the_hand_written_quoted_printable(text, html):
+    # The bytes are written by hand (not EmailMessage): the stdlib parser is the judge.
+    data = build(text=text, html=html)
+    assert data.isascii()
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+    plain, rich = parse(data).iter_parts()
+
+    def expected(body: str) -> str:
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+        return body if body.endswith("\n") else body + "\n"
+
+    assert content(plain) == expected(text)
+    assert content(rich) == expected(html)
+
+
+def test_a_20_kb_digest_is_built_in_about_a_millisecond():
+    import time
+
+    text = ("A line of an abstract about language models, = signs and ü. " * 3 + "\n") * 110
+    html = "<p>" + text.replace("\n", "</p>\n<p>") + "</p>"
+    assert len(text) + len(html) > 20_000
+    build(text=text, html=html)
+    runs = []
+    for _ in range(30):
+        start = time.perf_counter()
+        build(text=text, html=html)
+        runs.append(time.perf_counter() - start)
+    # Target 1 ms (ISSUE 4); 3 ms here leaves room for a busy test machine.
+    assert sorted(runs)[len(runs) // 2] < 0.003

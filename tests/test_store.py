@@ -131,8 +131,8 @@ def test_one_pending_delivery_per_pair_never_two(store: Store) -> None:
     ]
     assert store.pending_count("b@example.org") == 1
     assert store.status().deliveries == {
-        "a@example.org": {"pending": 1, "sent": 0, "failed": 0},
-        "b@example.org": {"pending": 1, "sent": 0, "failed": 0},
+        "a@example.org": {"pending": 1, "sent": 0, "failed": 0, "quarantined": 0},
+        "b@example.org": {"pending": 1, "sent": 0, "failed": 0, "quarantined": 0},
     }
 
 
@@ -193,8 +193,8 @@ def test_mark_sent_and_mark_failed_change_only_pending_rows(store: Store) -> Non
     assert store.pending("a@example.org") == []
     assert store.emails_with_pending() == ["b@example.org"]
     assert store.status().deliveries == {
-        "a@example.org": {"pending": 0, "sent": 1, "failed": 1},
-        "b@example.org": {"pending": 2, "sent": 0, "failed": 0},
+        "a@example.org": {"pending": 0, "sent": 1, "failed": 1, "quarantined": 0},
+        "b@example.org": {"pending": 2, "sent": 0, "failed": 0, "quarantined": 0},
     }
 
 
@@ -294,8 +294,8 @@ def test_status_lists_sources_papers_and_every_state(store: Store) -> None:
     assert [(s.name, s.consecutive_failures) for s in status.sources] == [("alpha", 1), ("zeta", 0)]
     assert status.papers == 2
     assert status.deliveries == {
-        "busy@example.org": {"pending": 2, "sent": 0, "failed": 0},
-        "quiet@example.org": {"pending": 0, "sent": 0, "failed": 0},
+        "busy@example.org": {"pending": 2, "sent": 0, "failed": 0, "quarantined": 0},
+        "quiet@example.org": {"pending": 0, "sent": 0, "failed": 0, "quarantined": 0},
     }
 
 
@@ -435,3 +435,104 @@ def test_two_processes_recording_at_once_record_each_paper_once(database_url: st
                 worker.kill()
     assert [w.exitcode for w in workers] == [0, 0]
     _assert_recorded_once(database_url, news)
+
+
+# --- the outbox (emails) ------------------------------------------------------------------------
+
+
+def _owed(store: Store, emails: list[str], number: str = "2501.00500") -> list[str]:
+    store.ensure_subscribers(emails, T0)
+    store.record([arxiv(number, f"Owed {number}")], T0, everyone(emails))
+    return [f"arxiv:{number}"]
+
+
+def test_an_email_and_its_deliveries_become_sent_together(store: Store) -> None:
+    ids = _owed(store, ["a@example.org"])
+    row = store.add_email("A@example.org", ids, "<m1@example.org>", b"bytes", T0)
+    assert row is not None
+    assert store.pending("a@example.org") == []  # in an email now, still owed
+    assert store.pending_count("a@example.org") == 1
+    assert store.open_emails() == {"a@example.org"}
+    [claimed] = store.claim_due("me", T1, timedelta(minutes=5), 10)
+    assert (claimed.email, claimed.data, claimed.attempts) == ("a@example.org", b"bytes", 1)
+    assert store.claim_due("other", T1, timedelta(minutes=5), 10) == []  # held by "me"
+    store.emails_sent([claimed.id], T2)
+    assert store.status().deliveries["a@example.org"] == {
+        "pending": 0, "sent": 1, "failed": 0, "quarantined": 0
+    }  # fmt: skip
+    assert store.outbox_email(claimed.id)["state"] == "sent"
+    assert store.open_emails() == set()
+
+
+def test_a_refused_email_fails_its_deliveries_with_the_reply(store: Store) -> None:
+    ids = _owed(store, ["a@example.org"])
+    row = store.add_email("a@example.org", ids, "<m1@example.org>", b"x", T0)
+    store.claim_due("me", T1, timedelta(minutes=5), 1)
+    store.email_failed(row, "550 5.1.1 no such user", T2)
+    status = store.status()
+    assert status.deliveries["a@example.org"]["failed"] == 1
+    assert status.errors["a@example.org"] == (T2, "550 5.1.1 no such user")
+
+
+def test_a_deferred_email_is_not_due_before_its_next_attempt(store: Store) -> None:
+    ids = _owed(store, ["a@example.org"])
+    store.add_email("a@example.org", ids, "<m1@example.org>", b"x", T0)
+    [claimed] = store.claim_due("me", T0, timedelta(minutes=5), 1)
+    store.email_deferred(claimed.id, "me", "451 later", T2)
+    assert store.next_attempt() == T2
+    assert store.claim_due("me", T1, timedelta(minutes=5), 1) == []
+    [again] = store.claim_due("me", T2, timedelta(minutes=5), 1)
+    assert again.attempts == 2
+    store.release([again.id], "me")
+    assert store.outbox_email(again.id)["attempts"] == 1  # released untried: not an attempt
+
+
+def test_one_email_per_subscriber_and_period(store: Store) -> None:
+    ids = _owed(store, ["a@example.org"])
+    assert not store.has_digest("a@example.org", "daily:2025-03-01")
+    assert store.add_email("a@example.org", ids, "<m1@x>", b"x", T0, "daily:2025-03-01")
+    assert store.has_digest("a@example.org", "daily:2025-03-01")
+    more = _owed(store, ["a@example.org"], "2501.00501")
+    assert store.add_email("a@example.org", more, "<m2@x>", b"y", T1, "daily:2025-03-01") is None
+    assert store.pending("a@example.org")[0].paper.id == more[0]  # still owed, in no email
+    assert store.add_email("a@example.org", more, "<m3@x>", b"y", T1, None) is not None
+    assert store.last_period("a@example.org") == "daily:2025-03-01"
+
+
+def test_add_email_writes_nothing_when_no_delivery_is_left(store: Store) -> None:
+    ids = _owed(store, ["a@example.org"])
+    assert store.add_email("a@example.org", ids, "<m1@x>", b"x", T0) is not None
+    assert store.add_email("a@example.org", ids, "<m2@x>", b"x", T0) is None  # already in one
+    assert len(store.due_emails("me", T0)) == 1
+
+
+def test_a_paper_that_never_renders_is_quarantined_on_the_third_failure(store: Store) -> None:
+    ids = _owed(store, ["a@example.org"])
+    assert store.note_render_failure("a@example.org", ids, "boom", T0) == []
+    assert store.note_render_failure("a@example.org", ids, "boom", T1) == []
+    assert store.note_render_failure("a@example.org", ids, "boom", T2) == ids
+    assert store.pending("a@example.org") == []
+    assert store.status().deliveries["a@example.org"]["quarantined"] == 1
+
+
+def test_concurrent_claimers_never_take_the_same_email(database_url: str) -> None:
+    emails = [f"p{i}@example.org" for i in range(60)]
+    with Store.open(database_url) as store:
+        ids = _owed(store, emails)
+        for email in emails:
+            store.add_email(email, ids, f"<{email}>", b"x", T0)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        with Store.open(database_url) as mine:
+            while rows := mine.claim_due(name, T1, timedelta(minutes=5), 3):
+                with lock:
+                    taken.extend(r.id for r in rows)
+
+    threads = [threading.Thread(target=claimer, args=(f"c{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 60

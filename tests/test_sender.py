@@ -1,0 +1,652 @@
+"""bot.sender against a scripted aiosmtpd server: one test per fault (RELIABILITY 2.1, S1-S10, K4).
+
+Each test asserts what the server received: every expected email exactly once (after-the-dot drop
+and slow final reply: at most one duplicate), and what the ledger says afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from support import parse, run_bot
+
+from bot import identity
+from bot.errors import TemporarySendError
+from bot.mailer import SmtpTransport, make_transport
+from bot.models import MailSettings, Paper, Settings, Subscriber
+from bot.render import Renderer, bundled_templates
+from bot.sender import RetryPolicy, send
+from bot.store import Store
+
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+FAST = RetryPolicy(base=0.05, cap=0.2, jitter=0.5, linger=3.0, breaker=3)
+PEOPLE = [f"p{i}@example.org" for i in range(6)]
+_MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Fault:
+    """Answer `reply` to `command` (MAIL, RCPT, DATA) for `who` (None: anyone), `times` times.
+
+    DATA faults may instead be "drop" (queue it, then hang up before the reply) or "slow" (queue
+    it, then answer after `delay` seconds).
+    """
+
+    command: str
+    reply: str
+    who: str | None = None
+    times: int = 1
+    delay: float = 0.0
+
+
+@dataclass
+class FakeMTA:
+    """aiosmtpd handler: records (recipient, Message-ID) of each message it queues, plays faults."""
+
+    faults: list[Fault] = field(default_factory=list)
+    accepted: list[tuple[str, str]] = field(default_factory=list)
+    rcpts: Counter = field(default_factory=Counter)  # RCPT commands seen per address
+    ehlos: int = 0
+
+    def _fault(self, command: str, who: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.command == command and fault.who in (None, who) and fault.times != 0:
+                fault.times -= 1
+                return fault
+        return None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        self.ehlos += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+        fault = self._fault("MAIL", address)
+        if fault:
+            return fault.reply
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        self.rcpts[address] += 1
+        fault = self._fault("RCPT", address)
+        if fault:
+            return fault.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        rcpt = envelope.rcpt_tos[0]
+        fault = self._fault("DATA", rcpt)
+        if fault and fault.reply not in ("drop", "slow"):
+            return fault.reply
+        found = _MESSAGE_ID.search(envelope.original_content or envelope.content)
+        self.accepted.append((rcpt, found.group(1).decode() if found else "?"))
+        if fault and fault.reply == "drop":
+            server.transport.close()  # RELIABILITY S6: queued, but the 250 never arrives
+        elif fault and fault.reply == "slow":
+            await asyncio.sleep(fault.delay)  # RELIABILITY S7: longer than the client waits
+        return "250 2.0.0 Queued"
+
+    def counts(self) -> Counter:
+        return Counter(rcpt for rcpt, _ in self.accepted)
+
+
+def start(handler: FakeMTA, port: int | None = None, **kwargs) -> Controller:
+    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), **kwargs)
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def mta():
+    handler = FakeMTA()
+    controller = start(handler)
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
+        yield opened
+
+
+def settings_for(port: int, people=PEOPLE, **mail) -> Settings:
+    values = {"transport": "smtp", "host": "127.0.0.1", "port": port, "security": "none"}
+    return Settings(
+        path=Path("settings.toml"),
+        max_items=mail.pop("max_items", 50),
+        mail=MailSettings(**{**values, "timeout": 2.0, **mail}),
+        subscribers=tuple(Subscriber(email, keywords=("paper",)) for email in people),
+    )
+
+
+def owe(store: Store, people=PEOPLE, each: int = 1, start: int = 0, now=T0) -> None:
+    """Queue `each` new papers for every person (their own papers)."""
+    store.ensure_subscribers(people, T0 - timedelta(days=1))
+    papers, plan = [], []
+    for k, email in enumerate(people):
+        for j in range(each):
+            n = start + k * each + j
+            paper = identity.identify(
+                Paper(
+                    title=f"Paper number {n}",
+                    url=f"https://arxiv.org/abs/2511.{n:05d}v1",
+                    abstract="An abstract about a paper.",
+                    sources=("arxiv",),
+                )
+            )
+            papers.append(paper)
+            plan.append((email, paper.id, ("paper",)))
+    store.record(papers, now, lambda new: plan)
+
+
+def run(settings, store, renderer, now=T0, transports=None, **kwargs):
+    pool = transports or [make_transport(settings.mail, {})]
+
+    async def go():
+        try:
+            return await send(settings, store, pool, renderer, now, policy=FAST, **kwargs)
+        finally:
+            for transport in pool:
+                await transport.close()
+
+    return asyncio.run(go())
+
+
+def everyone_once(handler: FakeMTA, people=PEOPLE) -> None:
+    assert handler.counts() == Counter({email: 1 for email in people})
+
+
+def states(store: Store) -> dict[str, dict[str, int]]:
+    return {e: {k: v for k, v in c.items() if v} for e, c in store.status().deliveries.items()}
+
+
+# --- the happy path ---------------------------------------------------------------------------
+
+
+def test_every_email_goes_out_once_over_reused_connections(mta, store, renderer):
+    handler, port = mta
+    owe(store)
+    settings = settings_for(port, concurrency=3)
+    pool = [SmtpTransport(settings.mail, None) for _ in range(3)]
+    report = run(settings, store, renderer, transports=pool)
+    assert (report.emails, report.papers, report.deferred, report.failed) == (6, 6, [], [])
+    everyone_once(handler)
+    assert handler.ehlos <= 3  # one session per connection, reused
+    assert states(store) == {email: {"sent": 1} for email in PEOPLE}
+    # Nothing owed: a second run sends nothing.
+    assert run(settings, store, renderer).emails == 0
+    everyone_once(handler)
+
+
+def test_sent_bytes_are_the_stored_bytes_and_parse_back(mta, store, renderer):
+    handler, port = mta
+    owe(store, people=PEOPLE[:1], each=3)
+    run(settings_for(port, people=PEOPLE[:1]), store, renderer)
+    [(rcpt, mid)] = handler.accepted
+    row = store.outbox_email(1)
+    assert (row["state"], row["message_id"], row["attempts"]) == ("sent", mid, 1)
+    msg = parse(row["data"])
+    assert msg["Message-ID"] == mid
+    assert msg["Subject"] == "3 new papers: paper"
+
+
+def test_max_items_leaves_the_rest_for_the_next_email_with_a_more_line(mta, store, renderer):
+    handler, port = mta
+    owe(store, people=PEOPLE[:1], each=5)
+    settings = settings_for(port, people=PEOPLE[:1], max_items=2)
+    texts = []
+    for hour in range(4):
+        run(settings, store, renderer, now=T0 + timedelta(hours=hour))
+    for row_id in (1, 2, 3):
+        msg = parse(store.outbox_email(row_id)["data"])
+        texts.append(msg.get_body(preferencelist=("plain",)).get_content())
+    assert handler.counts() == Counter({PEOPLE[0]: 3})
+    assert "3 more papers will come in the next email." in texts[0]
+    assert "1 more paper will come in the next email." in texts[1]
+    assert "more paper" not in texts[2]
+    assert states(store) == {PEOPLE[0]: {"sent": 5}}
+
+
+def test_a_period_makes_one_email_per_subscriber_and_period(mta, store, renderer):
+    handler, port = mta
+    owe(store, people=PEOPLE[:2])
+    settings = settings_for(port, people=PEOPLE[:2])
+    daily = lambda s: "daily:2026-11-22"  # noqa: E731
+    report = run(settings, store, renderer, emails=[PEOPLE[0]], period=daily)
+    assert report.emails == 1
+    assert store.has_digest(PEOPLE[0], "daily:2026-11-22")
+    assert not store.has_digest(PEOPLE[1], "daily:2026-11-22")
+    assert store.last_period(PEOPLE[0]) == "daily:2026-11-22"
+    owe(store, people=PEOPLE[:1], start=100, now=T0 + timedelta(hours=1))
+    again = run(settings, store, renderer, now=T0 + timedelta(hours=2), emails=[PEOPLE[0]],
+                period=daily)  # fmt: skip
+    assert again.emails == 0  # that period's digest exists: the new paper waits for the next
+    assert handler.counts() == Counter({PEOPLE[0]: 1})
+    assert store.pending_count(PEOPLE[0]) == 1
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+def test_s1_server_down_then_up(store, renderer, caplog):
+    caplog.set_level(logging.WARNING, logger="bot.sender")
+    port = free_port()
+    owe(store)
+    settings = settings_for(port, concurrency=2)
+    pool = [SmtpTransport(settings.mail, None) for _ in range(2)]
+    down = run(settings, store, renderer, transports=pool)
+    assert down.emails == 0 and down.stopped == "3 failures in a row; the rest stays pending"
+    assert [r.levelname for r in caplog.records].count("ERROR") == 1
+    assert states(store) == {email: {"pending": 1} for email in PEOPLE}
+    handler = FakeMTA()
+    controller = start(handler, port=port)
+    try:
+        up = run(settings, store, renderer, now=T0 + timedelta(minutes=5))
+    finally:
+        controller.stop()
+    assert up.emails == 6 and up.stopped is None
+    everyone_once(handler)
+
+
+def test_s2_421_at_greeting_then_a_later_run_delivers(store, renderer):
+    owe(store, people=PEOPLE[:2])
+    settings = settings_for(free_port(), people=PEOPLE[:2])
+
+    async def busy_then_send():
+        async def greet_421(reader, writer):
+            writer.write(b"421 4.3.2 too busy, try later\r\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(greet_421, "127.0.0.1", settings.mail.port)
+        try:
+            transport = make_transport(settings.mail, {})
+            try:
+                return await send(settings, store, [transport], renderer, T0, policy=FAST)
+            finally:
+                await transport.close()
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    report = asyncio.run(busy_then_send())
+    assert report.emails == 0
+    assert any("421 4.3.2 too busy" in line for line in report.deferred)
+    handler = FakeMTA()
+    controller = start(handler, port=settings.mail.port)
+    try:
+        run(settings, store, renderer, now=T0 + timedelta(minutes=5))
+    finally:
+        controller.stop()
+    everyone_once(handler, PEOPLE[:2])
+
+
+def test_s2_421_after_mail_is_retried_in_the_run(mta, store, renderer):
+    handler, port = mta
+    handler.faults.append(Fault("MAIL", "421 4.7.0 slow down", times=1))
+    owe(store, people=PEOPLE[:2])
+    report = run(settings_for(port, people=PEOPLE[:2]), store, renderer)
+    assert (report.emails, report.deferred) == (2, [])
+    everyone_once(handler, PEOPLE[:2])
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("RCPT", "451 4.3.0 greylisted, come back later", who=PEOPLE[1]),
+        Fault("DATA", "451 4.3.0 local error in processing", who=PEOPLE[1]),
+        Fault("DATA", "452 4.3.1 insufficient storage", who=PEOPLE[1]),
+    ],
+    ids=["rcpt-451", "data-451", "data-452"],
+)
+def test_s3_4xx_for_one_recipient_is_retried_and_the_others_are_sent(mta, store, renderer, fault):
+    handler, port = mta
+    handler.faults.append(fault)
+    owe(store)
+    report = run(settings_for(port), store, renderer)
+    assert (report.emails, report.deferred, report.failed) == (6, [], [])
+    everyone_once(handler)
+    attempts = {
+        store.outbox_email(i)["email"]: store.outbox_email(i)["attempts"] for i in range(1, 7)
+    }
+    assert attempts == {email: 2 if email == PEOPLE[1] else 1 for email in PEOPLE}
+
+
+def test_a_4xx_that_lasts_is_left_pending_for_a_later_run(mta, store, renderer):
+    handler, port = mta
+    handler.faults.append(Fault("RCPT", "451 4.3.0 try later", who=PEOPLE[1], times=-1))
+    owe(store)
+    report = run(settings_for(port), store, renderer)
+    assert report.emails == 5
+    assert report.deferred == [
+        f"{PEOPLE[1]}: mail server 127.0.0.1:{port} refused recipient {PEOPLE[1]}: "
+        "451 4.3.0 try later"
+    ]
+    row = next(
+        store.outbox_email(i) for i in range(1, 7) if store.outbox_email(i)["email"] == PEOPLE[1]
+    )
+    assert row["state"] == "pending" and row["attempts"] >= 2 and row["next_attempt"] is not None
+    handler.faults.clear()
+    run(settings_for(port), store, renderer, now=T0 + timedelta(hours=1))
+    everyone_once(handler)
+
+
+def test_s4_550_for_one_recipient_is_failed_with_the_reply_and_never_retried(mta, store, renderer):
+    handler, port = mta
+    handler.faults.append(Fault("RCPT", "550 5.1.1 no such user", who=PEOPLE[2], times=-1))
+    owe(store)
+    report = run(settings_for(port), store, renderer)
+    assert report.failed == [f"{PEOPLE[2]}: refused: 550 5.1.1 no such user"]
+    assert handler.counts() == Counter({e: 1 for e in PEOPLE if e != PEOPLE[2]})
+    owe(store, people=PEOPLE[:1], start=50, now=T0 + timedelta(hours=1))
+    run(settings_for(port), store, renderer, now=T0 + timedelta(hours=2))
+    assert handler.rcpts[PEOPLE[2]] == 1  # refused for good: never tried again
+    status = store.status()
+    assert status.deliveries[PEOPLE[2]]["failed"] == 1
+    assert status.errors[PEOPLE[2]][1] == "550 5.1.1 no such user"
+
+
+def test_s6a_connection_dropped_mid_data_is_resent_once(store, renderer):
+    handler = FakeMTA()
+    controller = start(handler)
+    owe(store, people=PEOPLE[:3])
+    settings = settings_for(free_port(), people=PEOPLE[:3])
+    drops = []
+
+    async def proxied():
+        # A TCP proxy that cuts the first DATA transfer after 200 bytes of the body.
+        async def relay(reader, writer):
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", controller.port)
+
+            async def pump(src, dst, watch):
+                seen, body = b"", None
+                try:
+                    while data := await src.read(4096):
+                        if watch:
+                            seen += data
+                            if body is None and b"\r\nDATA\r\n" in b"\r\n" + seen and not drops:
+                                body = 0
+                            if body is not None:
+                                body += len(data)
+                                if body > 200 and not drops:
+                                    drops.append(1)
+                                    break
+                        dst.write(data)
+                        await dst.drain()
+                finally:
+                    dst.close()
+                    src_writer = writer if watch else up_writer
+                    src_writer.close()
+
+            await asyncio.gather(
+                pump(reader, up_writer, True), pump(up_reader, writer, False),
+                return_exceptions=True,
+            )  # fmt: skip
+
+        server = await asyncio.start_server(relay, "127.0.0.1", settings.mail.port)
+        try:
+            transport = make_transport(settings.mail, {})
+            try:
+                return await send(settings, store, [transport], renderer, T0, policy=FAST)
+            finally:
+                await transport.close()
+        finally:
+            server.close()
+
+    try:
+        report = asyncio.run(proxied())
+    finally:
+        controller.stop()
+    assert drops == [1]
+    assert report.emails == 3 and report.deferred == []
+    everyone_once(handler, PEOPLE[:3])  # the cut message was never queued: no duplicate
+
+
+def test_s6_drop_after_the_final_dot_resends_the_same_message_at_most_once(mta, store, renderer):
+    handler, port = mta
+    handler.faults.append(Fault("DATA", "drop", who=PEOPLE[0]))
+    owe(store, people=PEOPLE[:3])
+    report = run(settings_for(port, people=PEOPLE[:3]), store, renderer)
+    assert report.emails == 3
+    assert handler.counts() == Counter({PEOPLE[0]: 2, PEOPLE[1]: 1, PEOPLE[2]: 1})
+    [first, second] = [mid for rcpt, mid in handler.accepted if rcpt == PEOPLE[0]]
+    assert first == second  # the duplicate carries the same Message-ID
+
+
+def test_s7_reply_slower_than_the_timeout_is_retried_with_at_most_one_duplicate(
+    mta, store, renderer
+):
+    handler, port = mta
+    handler.faults.append(Fault("DATA", "slow", who=PEOPLE[1], delay=1.5))
+    owe(store, people=PEOPLE[:2])
+    report = run(settings_for(port, people=PEOPLE[:2], timeout=0.5), store, renderer)
+    assert report.emails == 2
+    counts = handler.counts()
+    assert counts[PEOPLE[0]] == 1 and 1 <= counts[PEOPLE[1]] <= 2
+
+
+def test_s8_the_breaker_stops_after_consecutive_permanent_refusals(mta, store, renderer):
+    handler, port = mta
+    handler.faults.append(Fault("DATA", "554 5.7.1 blocked", times=-1))
+    owe(store)
+    report = run(settings_for(port), store, renderer)
+    assert report.stopped == "3 failures in a row; the rest stays pending"
+    assert len(report.failed) == 3
+    assert sum(c.get("pending", 0) for c in states(store).values()) == 3
+
+
+class Passwords:
+    def __init__(self):
+        self.tried: list[str] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        self.tried.append(auth_data.login.decode())
+        return AuthResult(success=auth_data.password == b"hunter2", handled=False)
+
+
+def test_s9_535_login_refused_stops_the_run_and_changes_no_delivery(store, renderer):
+    handler, passwords = FakeMTA(), Passwords()
+    controller = start(handler, authenticator=passwords, auth_require_tls=False)
+    try:
+        owe(store)
+        mail = {"username": "digest", "password_env": "PW"}
+        settings = settings_for(controller.port, **mail)
+        transport = make_transport(settings.mail, {"PW": "wrong"})
+        report = run(settings, store, renderer, transports=[transport])
+    finally:
+        controller.stop()
+    assert report.stopped == "3 failures in a row; the rest stays pending"
+    assert all("refused the login as 'digest' (535" in line for line in report.deferred)
+    assert all("wrong" not in line for line in report.deferred)
+    assert handler.accepted == []
+    assert states(store) == {email: {"pending": 1} for email in PEOPLE}
+
+
+def test_s10_no_starttls_offered_while_credentials_are_set_sends_nothing(store, renderer):
+    handler, passwords = FakeMTA(), Passwords()
+    controller = start(handler, authenticator=passwords, auth_require_tls=False)
+    try:
+        owe(store, people=PEOPLE[:2])
+        mail = {"security": "starttls", "username": "digest", "password_env": "PW"}
+        settings = settings_for(controller.port, people=PEOPLE[:2], **mail)
+        transport = make_transport(settings.mail, {"PW": "hunter2"})
+        report = run(settings, store, renderer, transports=[transport])
+    finally:
+        controller.stop()
+    assert report.emails == 0 and all("STARTTLS" in line for line in report.deferred)
+    assert passwords.tried == []  # AUTH never went out in clear
+    assert handler.accepted == []
+
+
+# --- emails that cannot be built (RELIABILITY K4) -----------------------------------------------
+
+
+def poison_templates(folder: Path, everyone: bool = False) -> Path:
+    """Bundled templates, except that the text part fails for a paper titled "POISON …"."""
+    text = (bundled_templates() / "digest.txt.j2").read_text(encoding="utf-8")
+    test = "true" if everyone else '"POISON" in item.title'
+    trap = f"{{% for item in items %}}{{% if {test} %}}{{{{ item.no_such_field }}}}{{% endif %}}"
+    (folder / "digest.txt.j2").write_text(trap + "{% endfor %}" + text, encoding="utf-8")
+    return folder
+
+
+def test_k4_a_poison_paper_is_quarantined_after_3_attempts_and_the_rest_go_out(
+    mta, store, renderer, tmp_path
+):
+    handler, port = mta
+    owe(store, people=PEOPLE[:3])
+    poison = identity.identify(Paper(title="POISON pill", url="https://arxiv.org/abs/2511.09999"))
+    store.record([poison], T0, lambda new: [(PEOPLE[0], poison.id, ("paper",))])
+    settings = settings_for(port, people=PEOPLE[:3])
+    trapped = Renderer(poison_templates(tmp_path))
+    reports = [run(settings, store, trapped, now=T0 + timedelta(hours=h)) for h in range(4)]
+    everyone_once(handler, PEOPLE[:3])  # the poison paper's subscriber got the other paper
+    assert [len(r.quarantined) for r in reports] == [0, 0, 1, 0]
+    error = f"template {tmp_path / 'digest.txt.j2'}: 'dict object' has no attribute 'no_such_field'"
+    assert reports[2].quarantined == [f"{PEOPLE[0]}: paper {poison.id} quarantined: {error}"]
+    assert reports[3].failed == []  # no crash loop once quarantined
+    status = store.status()
+    assert status.deliveries[PEOPLE[0]]["quarantined"] == 1
+    assert status.errors[PEOPLE[0]][1] == error
+
+
+def test_templates_broken_for_everyone_quarantine_nothing(mta, store, renderer, tmp_path):
+    handler, port = mta
+    owe(store, people=PEOPLE[:3])
+    broken = Renderer(poison_templates(tmp_path, everyone=True))
+    for hour in range(4):
+        report = run(
+            settings_for(port, people=PEOPLE[:3]), store, broken, now=T0 + timedelta(hours=hour)
+        )
+        assert report.failed == [
+            f"cannot build any email: template {tmp_path / 'digest.txt.j2'}: "
+            "'dict object' has no attribute 'no_such_field'"
+        ]
+    assert states(store) == {email: {"pending": 1} for email in PEOPLE[:3]}
+    run(settings_for(port, people=PEOPLE[:3]), store, renderer, now=T0 + timedelta(hours=5))
+    everyone_once(handler, PEOPLE[:3])
+
+
+# --- crash recovery and sharing --------------------------------------------------------------
+
+
+def test_an_email_left_sending_by_a_dead_process_is_resent_with_the_same_bytes(
+    mta, store, renderer
+):
+    handler, port = mta
+    owe(store, people=PEOPLE[:2])
+    settings = settings_for(port, people=PEOPLE[:2])
+    # Fill the outbox without delivering (the server is "down"), then play a process that claimed
+    # a row and died (pid 2**22+1 cannot exist), and one that is alive (pid 1) and holds its lease.
+    assert run(settings, store, renderer, transports=[_Down()]).emails == 0
+    later = T0 + timedelta(minutes=1)
+    ids = store.due_emails("me", later)
+    assert len(ids) == 2
+    lease = timedelta(minutes=15)
+    dead, alive = f"{socket.gethostname()}:{2**22 + 1}:p:dead", f"{socket.gethostname()}:1:p:alive"
+    assert [row.id for row in store.claim_due(alive, later, lease, 1)] == ids[:1]
+    assert [row.id for row in store.claim_due(dead, later, lease, 1)] == ids[1:]
+    data = store.outbox_email(ids[1])["data"]
+    run(settings, store, renderer, now=later + timedelta(minutes=1))
+    [(rcpt, mid)] = handler.accepted
+    assert (rcpt, mid) == (store.outbox_email(ids[1])["email"], parse(data)["Message-ID"])
+    assert store.outbox_email(ids[1])["data"] == data
+    assert store.outbox_email(ids[0])["state"] == "sending"  # its lease still holds
+    run(settings, store, renderer, now=later + timedelta(minutes=20))  # lease over: taken over
+    everyone_once(handler, PEOPLE[:2])
+
+
+def test_two_senders_sharing_one_ledger_send_each_email_once(database_url, renderer):
+    handler = FakeMTA()
+    controller = start(handler)
+    people = [f"q{i}@example.org" for i in range(40)]
+    settings = settings_for(controller.port, people=people)
+    try:
+        with Store.open(database_url) as first, Store.open(database_url) as second:
+            owe(first, people=people)
+
+            async def both():
+                pools = [[make_transport(settings.mail, {}) for _ in range(2)] for _ in range(2)]
+                try:
+                    return await asyncio.gather(
+                        *(
+                            send(settings, s, pool, renderer, T0, policy=FAST)
+                            for s, pool in zip((first, second), pools, strict=True)
+                        )
+                    )
+                finally:
+                    for transport in pools[0] + pools[1]:
+                        await transport.close()
+
+            reports = asyncio.run(both())
+    finally:
+        controller.stop()
+    assert sum(r.emails for r in reports) == 40
+    everyone_once(handler, people)
+
+
+class _Down:
+    """A transport whose server is down: every email stays pending."""
+
+    async def send(self, sender, recipient, data):
+        raise TemporarySendError("down")
+
+    async def close(self):
+        pass
+
+
+def test_bot_status_shows_counts_and_the_last_error_per_subscriber(mta, tmp_path, renderer):
+    handler, port = mta
+    handler.faults.append(Fault("RCPT", "550 5.1.1 no such user", who=PEOPLE[1], times=-1))
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        owe(store, people=PEOPLE[:2])
+        run(settings_for(port, people=PEOPLE[:2]), store, renderer)
+    people = "".join(f'[[subscribers]]\nemail = "{e}"\nkeywords = ["paper"]\n' for e in PEOPLE[:2])
+    (tmp_path / "settings.toml").write_text(
+        '[bot]\ndatabase = "sqlite:///bot.db"\n'
+        '[[sources]]\nname = "a"\ntype = "page"\nurl = "https://example.org/p"\n' + people,
+        encoding="utf-8",
+    )
+    shown = run_bot("status", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert f"subscriber {PEOPLE[0]}: 0 pending, 1 sent, 0 failed, 0 quarantined" in shown.stdout
+    assert f"subscriber {PEOPLE[1]}: 0 pending, 0 sent, 1 failed, 0 quarantined" in shown.stdout
+    assert "  last error 2026-11-22T08:00:0" in shown.stdout
+    assert shown.stdout.rstrip().endswith(": 550 5.1.1 no such user")
+    data = json.loads(run_bot("status", "--json", cwd=tmp_path).stdout)
+    [alice, bob] = data["subscribers"]
+    assert alice == {
+        "email": PEOPLE[0],
+        "deliveries": {"pending": 0, "sent": 1, "failed": 0, "quarantined": 0},
+        "emails": {"sent": 1},
+        "last_error": None,
+    }
+    assert bob["last_error"]["error"] == "550 5.1.1 no such user"
+    assert bob["emails"] == {"failed": 1}
