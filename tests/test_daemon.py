@@ -1,0 +1,236 @@
+"""`bot run` as operators run it: a subprocess with second-scale polls, a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support import FIXTURES, bot_command, http_site, page_papers, run_bot, smtp_server, titles_in
+from test_e2e import SUBSCRIBERS
+
+PAGE = [
+    FIXTURES / "pages" / n
+    for n in ("000_14d685580f9831a7.txt", "001_895ba66bf99779a7.txt", "003_0b21518f7ee75860.txt")
+]
+ALICE = "alice@example.org"
+BOB = "bob@example.org"
+
+
+def _titles(path: Path) -> list[tuple[str, str]]:
+    return page_papers(path.read_text(encoding="utf-8"))
+
+
+def _expected(email: str, page: int) -> set[str]:
+    """Titles new on page `page` (after the earlier ones) that match `email`'s query."""
+    seen = {t for p in PAGE[:page] for t, _ in _titles(p)}
+    oracle = SUBSCRIBERS[email][1]
+    return {t for t, a in _titles(PAGE[page]) if t not in seen and oracle(t, a)}
+
+
+def _settings(folder: Path, url: str, port: int, people: list[str]) -> Path:
+    lines = [
+        '[bot]\ndatabase = "sqlite:///bot.db"\n',
+        f'[mail]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n',
+        f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\nevery = "1s"\n',
+    ]
+    for email in people:
+        query = SUBSCRIBERS[email][0]
+        lines.append(
+            f'[[subscribers]]\nemail = "{email}"\nkeywords = [{query!r}]\ncadence = "instant"\n'
+        )
+    path = folder / "settings.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+class Daemon:
+    """`bot run` in a subprocess; always stopped (SIGKILL as a last resort) on exit."""
+
+    def __init__(self, folder: Path, config: Path):
+        env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+        self.err = open(folder / "daemon.log", "w+", encoding="utf-8")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [*bot_command(), "--config", str(config), "run"],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.err,
+            text=True,
+        )
+
+    def log(self) -> str:
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.err.close()
+
+
+def _mail_for(inbox, email: str) -> list:
+    return [
+        m
+        for (rcpts, _), m in zip(inbox.received, inbox.messages(), strict=True)
+        if rcpts == [email]
+    ]
+
+
+def _all_titles() -> list[str]:
+    return list(dict.fromkeys(t for p in PAGE for t, _ in _titles(p)))
+
+
+def test_an_instant_subscriber_gets_only_the_new_matches_within_two_polls(tmp_path: Path):
+    everything = _all_titles()
+    with http_site() as site, smtp_server() as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
+            [first] = _mail_for(inbox, ALICE)
+            assert titles_in(first, everything) == _expected(ALICE, 0)
+            site.put("/papers", PAGE[1].read_bytes())
+            changed = time.monotonic()
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), daemon.log()
+            assert time.monotonic() - changed < 2 * 1 + 3  # two poll intervals, plus start-up slack
+            second = _mail_for(inbox, ALICE)[1]
+            assert titles_in(second, everything) == _expected(ALICE, 1)
+            time.sleep(2.5)  # more polls of the same page send nothing
+            assert len(inbox.received) == 2
+            assert daemon.stop() == 0
+
+
+def test_a_subscriber_added_while_running_gets_the_next_matches(tmp_path: Path):
+    everything = _all_titles()
+    with http_site() as site, smtp_server() as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
+            _settings(tmp_path, url, port, [ALICE, BOB])  # written in place, as an editor would
+            assert _wait(lambda: "settings=reloaded" in daemon.log(), 10), daemon.log()
+            site.put("/papers", PAGE[1].read_bytes())
+            assert _wait(lambda: len(_mail_for(inbox, BOB)) == 1, 20), daemon.log()
+            [bob] = _mail_for(inbox, BOB)
+            assert titles_in(bob, everything) == _expected(BOB, 1)
+            assert daemon.stop() == 0
+
+
+def test_an_invalid_edit_is_reported_once_and_the_daemon_keeps_sending(tmp_path: Path):
+    everything = _all_titles()
+    with http_site() as site, smtp_server() as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        good = config.read_text(encoding="utf-8")
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
+            config.write_text("", encoding="utf-8")  # an editor truncating the file mid-save
+            time.sleep(2.5)
+            config.write_text(good + "\n[[subscribers]]\nemail = 'x'\n", encoding="utf-8")
+            time.sleep(2.5)
+            site.put("/papers", PAGE[1].read_bytes())
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), daemon.log()
+            assert titles_in(_mail_for(inbox, ALICE)[1], everything) == _expected(ALICE, 1)
+            assert daemon.proc.poll() is None
+            log = daemon.log()
+            assert log.count("settings file is empty") == 1, log
+            assert log.count("subscribers[1].email") == 1, log
+            assert daemon.stop() == 0
+
+
+def test_sigterm_stops_cleanly_with_nothing_left_sending(tmp_path: Path):
+    with http_site() as site, smtp_server() as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE, BOB])
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: len(inbox.received) >= 1, 20), daemon.log()
+            started = time.monotonic()
+            assert daemon.stop(signal.SIGTERM) == 0
+            assert time.monotonic() - started < 10
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+        for table in tables:
+            columns = {r[1] for r in db.execute(f"pragma table_info({table})")}
+            if "state" in columns:
+                sending = db.execute(f"select count(*) from {table} where state = 'sending'")
+                assert sending.fetchone()[0] == 0, table
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path):
+    with http_site() as site, smtp_server() as (_, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as first:
+            assert _wait(lambda: "daemon=started" in first.log(), 20), first.log()
+            second = run_bot("--config", str(config), "run", cwd=tmp_path, timeout=30)
+            assert second.returncode == 2
+            assert second.stderr.splitlines() == [
+                f"error: another bot run (pid {first.proc.pid}) is already running on "
+                f"sqlite:///{tmp_path / 'bot.db'}; stop it first, or give this one its own database"
+            ]
+            assert first.stop() == 0
+        # the kernel released the lock: a new daemon may start
+        with Daemon(tmp_path, config) as third:
+            assert _wait(lambda: "daemon=started" in third.log(), 20), third.log()
+            assert third.stop() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT])
+def test_sigint_stops_like_sigterm(tmp_path: Path, sig: int):
+    with http_site() as site, smtp_server() as (_, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: "daemon=started" in daemon.log(), 20), daemon.log()
+            assert daemon.stop(sig) == 0
+
+
+def test_a_daily_digest_missed_while_down_comes_once_on_start(tmp_path: Path):
+    """Papers queued before today's send_at, daemon down at send_at: one catch-up digest, once."""
+    everything = _all_titles()
+    with http_site() as site, smtp_server() as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        fetched = run_bot("--config", str(config), "fetch", cwd=tmp_path)
+        assert fetched.returncode == 0, fetched.stderr
+        # send_at = the minute that starts after the papers were queued, so that minute's
+        # boundary is later than the deliveries and earlier than the daemon's start.
+        time.sleep(60.5 - time.time() % 60)
+        minute = time.strftime("%H:%M", time.gmtime())
+        text = config.read_text(encoding="utf-8").replace(
+            'cadence = "instant"', f'cadence = "daily"\nsend_at = "{minute}"\ntimezone = "UTC"'
+        )
+        config.write_text(text, encoding="utf-8")
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: len(inbox.received) == 1, 20), daemon.log()
+            assert titles_in(inbox.messages()[0], everything) == _expected(ALICE, 0)
+            assert daemon.stop() == 0
+        with Daemon(tmp_path, config) as again:  # restarted in the same period: nothing more
+            assert _wait(lambda: "daemon=started" in again.log(), 20), again.log()
+            time.sleep(3)
+            assert again.stop() == 0
+        assert len(inbox.received) == 1
