@@ -192,14 +192,12 @@ def _run_poll(settings, store, *, mark_seen: bool) -> int:
 
 
 def _run_send(settings, store) -> int:
-    from bot.mailer import make_transport
+    from bot.mailer import make_transports
     from bot.render import Renderer
     from bot.sender import send
 
     renderer = Renderer(settings.templates)
-    # One connection per worker for SMTP; a Maildir needs only one writer.
-    count = settings.mail.concurrency if settings.mail.transport == "smtp" else 1
-    transports = [make_transport(settings.mail, os.environ) for _ in range(max(count, 1))]
+    transports = make_transports(settings.mail, os.environ)
 
     async def run():
         try:

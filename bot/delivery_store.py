@@ -66,6 +66,16 @@ class DeliveryStore(StoreBase):
         with self._read() as conn:
             return sorted(conn.scalars(query))
 
+    def oldest_unassigned(self) -> dict[str, datetime]:
+        """email -> when its oldest pending delivery not yet in an email was queued."""
+        query = (
+            select(deliveries.c.email, func.min(deliveries.c.queued_at).label("oldest"))
+            .where(deliveries.c.state == PENDING, deliveries.c.outbox_id.is_(None))
+            .group_by(deliveries.c.email)
+        )
+        with self._read() as conn:
+            return {row.email: row.oldest for row in conn.execute(query)}
+
     def mark_sent(
         self, email: str, paper_ids: Sequence[str], message_id: str, now: datetime
     ) -> None:

@@ -22,7 +22,14 @@ import aiosmtplib
 from bot.errors import ConfigError, PermanentSendError, TemporarySendError
 from bot.models import MailSettings
 
-__all__ = ["Transport", "MaildirTransport", "SmtpTransport", "make_transport", "default_port"]
+__all__ = [
+    "Transport",
+    "MaildirTransport",
+    "SmtpTransport",
+    "make_transport",
+    "make_transports",
+    "default_port",
+]
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +320,14 @@ def make_transport(
             'use security = "starttls" or "tls"'
         )
     return SmtpTransport(mail, password)
+
+
+def make_transports(
+    mail: MailSettings, environ: Mapping[str, str]
+) -> list[MaildirTransport | SmtpTransport]:
+    """One transport per sending worker: `mail.concurrency` SMTP connections, or one Maildir."""
+    count = max(mail.concurrency, 1) if mail.transport == "smtp" else 1
+    return [make_transport(mail, environ) for _ in range(count)]
 
 
 def _is_loopback(host: str) -> bool:

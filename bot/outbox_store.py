@@ -84,6 +84,18 @@ class OutboxStore(DeliveryStore):
         with self._read() as conn:
             return conn.scalar(query)
 
+    def last_periods(self) -> dict[str, str]:
+        """Each subscriber's `last_period`, for everyone at once (one query, not one each)."""
+        latest = (
+            select(func.max(outbox.c.id))
+            .where(outbox.c.period.is_not(None))
+            .group_by(outbox.c.email)
+            .scalar_subquery()
+        )
+        query = select(outbox.c.email, outbox.c.period).where(outbox.c.id.in_(latest))
+        with self._read() as conn:
+            return {row.email: row.period for row in conn.execute(query)}
+
     def open_emails(self) -> set[str]:
         """Subscribers with an email not yet finished (pending or sending)."""
         query = select(outbox.c.email).where(outbox.c.state.in_((PENDING, SENDING))).distinct()

@@ -19,12 +19,12 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.errors import BotError, ConfigError
-from bot.mailer import make_transport
-from bot.models import Settings, Source, Subscriber
+from bot.mailer import make_transports
+from bot.models import Settings, Source
 from bot.pipeline import compile_matcher, poll
 from bot.render import Renderer
 from bot.schedule import Period, due_period
-from bot.sender import send
+from bot.sender import RetryPolicy, send
 from bot.settings import parse_settings
 from bot.store import Store
 
@@ -131,48 +131,64 @@ class Daemon:
         settings = replace(self.settings, sources=(source,))
         report = await poll(settings, self.store, _now(), matcher=self.matcher)
         if report.queued:
-            instant = [s for s in self.settings.subscribers if s.cadence == "instant"]
-            await self._send_to([(s, None) for s in instant])
+            instant = [s.email for s in self.settings.subscribers if s.cadence == "instant"]
+            await self._send({email.lower(): None for email in instant})
 
     async def send_due(self) -> None:
-        """Send each daily/weekly subscriber's digest when its period is due (decided by the DB)."""
-        now = _now()
-        due: list[tuple[Subscriber, Period]] = []
-        for subscriber in self.settings.subscribers:
-            last = self.store.last_period(subscriber.email)
-            period = due_period(subscriber, now, Period.from_key(last).start if last else None)
-            if period is None:
-                continue
-            # A digest holds what was queued before its period began; later papers wait for
-            # the next one, so a new subscriber is not mailed at once mid-period.
-            if any(p.queued_at <= period.start for p in self.store.pending(subscriber.email)):
-                due.append((subscriber, period))
-        await self._send_to(due)
+        """Send what is due, as the database says: every 30 s, whatever woke us before.
 
-    async def _send_to(self, people: list[tuple[Subscriber, Period | None]]) -> None:
-        if not people:
+        Due are: an instant subscriber's papers not yet in an email (a poll's send was cut
+        short); a daily/weekly digest whose period has begun, holding papers queued before it;
+        and any email waiting for a retry (deferred, or left `sending` by a killed process).
+        """
+        now = _now()
+        last = self.store.last_periods()
+        oldest = self.store.oldest_unassigned()
+        retry = self.store.open_emails()
+        due: dict[str, str | None] = {}
+        for subscriber in self.settings.subscribers:
+            email = subscriber.email.lower()
+            if email in retry:
+                due[email] = None  # an open email first; no new one is built meanwhile
+            elif email not in oldest:
+                continue
+            elif subscriber.cadence == "instant":
+                due[email] = None
+            else:
+                previous = Period.from_key(last[email]).start if email in last else None
+                period = due_period(subscriber, now, previous)
+                # A digest is due once its period began with papers already waiting; a paper
+                # queued later waits for the next, so a new subscriber is not mailed mid-period.
+                if period is not None and oldest[email] <= period.start:
+                    due[email] = period.key
+        await self._send(due)
+
+    async def _send(self, due: dict[str, str | None]) -> None:
+        """One send run for these subscribers (lower-case email -> digest period key or None).
+
+        The outbox holds retries: linger=0 leaves a deferred email to a later tick instead of
+        holding the sending lock; SIGTERM lets the emails in flight finish and starts no other.
+        """
+        if not due or self.stopping.is_set():
             return
         async with self._sending:
-            transport = make_transport(self.settings.mail, self.environ)
+            transports = make_transports(self.settings.mail, self.environ)
             try:
-                for subscriber, period in people:
-                    if self.stopping.is_set():  # finish the message in flight, start no other
-                        break
-                    key = period.key if period else None
-                    report = await send(
-                        self.settings,
-                        self.store,
-                        transport,
-                        self.renderer,
-                        _now(),
-                        emails=[subscriber.email],
-                        period=lambda _s, key=key: key,
-                    )
-                    if report.stopped:
-                        log.error("sending=stopped reason=%r", report.stopped)
-                        break
+                report = await send(
+                    self.settings,
+                    self.store,
+                    transports,
+                    self.renderer,
+                    _now(),
+                    emails=list(due),
+                    period=lambda subscriber: due.get(subscriber.email.lower()),
+                    policy=RetryPolicy(linger=0),
+                    stop=self.stopping,
+                )
             finally:
-                await transport.close()
+                await asyncio.gather(*(t.close() for t in transports))
+        if report.stopped:
+            log.error("sending=stopped reason=%r", report.stopped)
 
     async def _guarded(self, job, *args) -> None:
         """Run one job; an expected failure is logged, never allowed to stop the daemon."""

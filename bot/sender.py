@@ -81,12 +81,14 @@ async def send(
     period: Callable[[Subscriber], str | None] | None = None,
     policy: RetryPolicy = RetryPolicy(),
     rng: random.Random | None = None,
+    stop: asyncio.Event | None = None,
 ) -> SendReport:
     """Send each subscriber (of `emails`, if given) the email owed, over one or more transports.
 
     `transports` is one transport or a sequence (one worker each; the caller closes them).
     `period(subscriber)` is stamped on a new email; no second email is made for the same
-    (subscriber, period). Subscribers no longer in `settings` are left alone.
+    (subscriber, period). Subscribers no longer in `settings` are left alone. Once `stop` is
+    set, the emails in flight are finished and no other is started (a daemon's SIGTERM).
     """
     pool = list(transports) if isinstance(transports, Sequence) else [transports]
     known = {s.email.lower(): s for s in settings.subscribers}
@@ -98,7 +100,9 @@ async def send(
         return now + timedelta(seconds=time.monotonic() - started)
 
     _fill(settings, store, renderer, now, known, scope, period, policy, report)
-    await _deliver(settings, store, pool, scope, clock, policy, rng or random.Random(), report)
+    await _deliver(
+        settings, store, pool, scope, clock, policy, rng or random.Random(), report, stop
+    )
     return report
 
 
@@ -161,6 +165,7 @@ async def _deliver(
     policy: RetryPolicy,
     rng: random.Random,
     report: SendReport,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Send due outbox rows over `pool`, retrying within the run what comes due soon enough.
 
@@ -175,6 +180,9 @@ async def _deliver(
     accepted: list[int] = []  # sent, not yet committed
     failures = 0
 
+    def halted() -> bool:
+        return report.stopped is not None or (stop is not None and stop.is_set())
+
     def commit_sent() -> None:
         if accepted:
             done = accepted.copy()
@@ -183,12 +191,12 @@ async def _deliver(
 
     async def worker(transport) -> None:
         nonlocal failures
-        while report.stopped is None:
+        while not halted():
             batch = deque(store.claim_due(owner, clock(), lease, _CLAIM_BATCH, scope))
             if not batch:
                 return
             while batch:
-                if report.stopped is not None:
+                if halted():
                     store.release([row.id for row in batch], owner)
                     return
                 row = batch.popleft()
@@ -237,10 +245,10 @@ async def _deliver(
                     log.error("sending=stopped failures_in_a_row=%d last=%r", failures, str(failed))
 
     try:
-        while report.stopped is None:
+        while not halted():
             await asyncio.gather(*(worker(t) for t in pool))
             commit_sent()
-            if report.stopped is not None:
+            if halted():
                 break
             retry_at = store.next_attempt(scope)
             if retry_at is None:

@@ -104,9 +104,9 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
+def smtp_server(handler: Inbox | None = None) -> Iterator[tuple[Inbox, int]]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port; stopped on exit."""
-    inbox = Inbox()
+    inbox = handler or Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

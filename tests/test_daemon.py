@@ -11,7 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import FIXTURES, bot_command, http_site, page_papers, run_bot, smtp_server, titles_in
+from support import (
+    FIXTURES,
+    Inbox,
+    bot_command,
+    http_site,
+    page_papers,
+    run_bot,
+    smtp_server,
+    titles_in,
+)
 from test_e2e import SUBSCRIBERS
 
 PAGE = [
@@ -234,3 +243,35 @@ def test_a_daily_digest_missed_while_down_comes_once_on_start(tmp_path: Path):
             time.sleep(3)
             assert again.stop() == 0
         assert len(inbox.received) == 1
+
+
+class _GreylistOnce(Inbox):
+    """Answers the first message with 451 (greylisting), then accepts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        if self.refused == 0:
+            self.refused += 1
+            return "451 4.7.1 greylisted, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_deferred_email_is_retried_by_the_daemon_without_a_new_poll(tmp_path: Path):
+    everything = _all_titles()
+    with http_site() as site, smtp_server(_GreylistOnce()) as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            # The first attempt is refused; the page never changes, so only the daemon's own
+            # look at the outbox (every 30 s) can send it again once its backoff is over.
+            assert _wait(lambda: inbox.refused == 1, 20), daemon.log()
+            assert _wait(lambda: len(inbox.received) == 1, 50), daemon.log()
+            [mail] = _mail_for(inbox, ALICE)
+            assert titles_in(mail, everything) == _expected(ALICE, 0)
+            assert "deferred=" in daemon.log()
+            time.sleep(1.5)
+            assert len(inbox.received) == 1
+            assert daemon.stop() == 0
