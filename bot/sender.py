@@ -24,7 +24,7 @@ from email.utils import parseaddr
 from bot.compose import Composed, compose_for, compose_isolating, ranked
 from bot.errors import PermanentSendError, SendError
 from bot.models import Settings, Subscriber
-from bot.outbox_store import new_owner
+from bot.outbox_claims import new_owner
 from bot.render import Renderer
 from bot.store import Store
 
