@@ -239,6 +239,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from bot.cli_status import paper_json
     from bot.match import matches
     from bot.query import parse_query
 
@@ -247,26 +248,13 @@ def _search(args: argparse.Namespace) -> int:
     with _store(settings) as store:
         found = [p for p in store.papers(since=args.since) if matches(query, p)][: args.limit]
     if args.json:
-        print(json.dumps([_paper_json(p) for p in found], ensure_ascii=False, indent=2))
+        print(json.dumps([paper_json(p) for p in found], ensure_ascii=False, indent=2))
         return EXIT_OK
     for paper in found:
         seen = paper.first_seen.date().isoformat() if paper.first_seen else "?"
         print(f"{seen}  {paper.title}\n            {paper.url}  [{', '.join(paper.sources)}]")
     print(f"{len(found)} papers match")
     return EXIT_OK
-
-
-def _paper_json(paper) -> dict:
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "url": paper.url,
-        "sources": list(paper.sources),
-        "first_seen": paper.first_seen.isoformat() if paper.first_seen else None,
-        "published": paper.published.isoformat() if paper.published else None,
-        "authors": list(paper.authors),
-        "categories": list(paper.categories),
-    }
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -277,68 +265,13 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from bot.cli_status import print_status
+
     settings = _settings(args)
     with _store(settings) as store:
         status = store.status()
-
-    def _error_json(error) -> dict | None:
-        if error is None:
-            return None
-        when, text = error
-        return {"at": when.isoformat() if when else None, "error": text}
-
-    if args.json:
-        people = sorted(set(status.deliveries) | set(status.emails) | set(status.errors))
-        print(
-            json.dumps(
-                {
-                    "papers": status.papers,
-                    "sources": [_source_json(s) for s in status.sources],
-                    "deliveries": status.deliveries,
-                    "subscribers": [
-                        {
-                            "email": email,
-                            "deliveries": status.deliveries.get(email, {}),
-                            "emails": status.emails.get(email, {}),
-                            "last_error": _error_json(status.errors.get(email)),
-                        }
-                        for email in people
-                    ],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-        return EXIT_OK
-    print(f"papers seen: {status.papers}")
-    for s in status.sources:
-        last = s.last_poll.isoformat(timespec="seconds") if s.last_poll else "never"
-        health = (
-            f"failing x{s.consecutive_failures}: {s.last_error}" if s.consecutive_failures else "ok"
-        )
-        print(f"source {s.name}: last poll {last}, {s.last_count} listed, {health}")
-    for email, counts in sorted(status.deliveries.items()):
-        print(f"subscriber {email}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
-        waiting = status.emails.get(email, {})
-        unsent = waiting.get("pending", 0) + waiting.get("sending", 0)
-        if unsent:
-            print(f"  {unsent} email(s) waiting to be sent")
-        if email in status.errors:
-            when, error = status.errors[email]
-            stamp = when.isoformat(timespec="seconds") if when else "?"
-            print(f"  last error {stamp}: {error}")
+    print_status(status, as_json=args.json)
     return EXIT_OK
-
-
-def _source_json(s) -> dict:
-    return {
-        "name": s.name,
-        "last_poll": s.last_poll.isoformat() if s.last_poll else None,
-        "last_success": s.last_success.isoformat() if s.last_success else None,
-        "last_error": s.last_error,
-        "consecutive_failures": s.consecutive_failures,
-        "last_count": s.last_count,
-    }
 
 
 def _preview(args: argparse.Namespace) -> int:

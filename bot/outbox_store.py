@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from bot.delivery_store import DeliveryStore, row_ids, unassigned
+from bot.engine import insert_if_absent
 from bot.outbox_claims import OutboxEmail, claim, claimable, finish, new_owner
 from bot.schema import (
     FAILED,
@@ -24,7 +25,6 @@ from bot.schema import (
     SENDING,
     SENT,
     deliveries,
-    insert_if_absent,
     outbox,
     outbox_data,
 )

@@ -16,15 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from bot import identity
+from bot.engine import RECORD_LOCK, insert_if_absent, lock
 from bot.models import Paper
 from bot.outbox_store import OutboxEmail, OutboxStore
 from bot.schema import (
     PENDING,
-    RECORD_LOCK,
     STATES,
     deliveries,
-    insert_if_absent,
-    lock,
     paper_from_row,
     paper_keys,
     paper_row,

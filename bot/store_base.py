@@ -14,8 +14,9 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from bot.engine import open_engine, transaction
 from bot.errors import StoreError
-from bot.schema import open_engine, paper_sources, transaction
+from bot.schema import paper_sources
 
 __all__ = ["StoreBase", "chunks", "reason"]
 
