@@ -144,14 +144,11 @@ def _store(settings):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from contextlib import nullcontext
-
-    from bot.lock import DaemonLock, lock_path
+    from bot.lock import daemon_lock
     from bot.scheduler import Daemon
 
     settings = _settings(args)
-    path = lock_path(settings.database)
-    with DaemonLock(path, settings.database) if path else nullcontext(), _store(settings) as store:
+    with daemon_lock(settings.database), _store(settings) as store:
         return asyncio.run(Daemon(settings, store, dict(os.environ)).run())
 
 
@@ -180,7 +177,9 @@ def _run_poll(settings, store, *, mark_seen: bool) -> int:
 
     report = asyncio.run(poll(settings, store, _now(), mark_seen=mark_seen))
     for outcome in report.sources:
-        if outcome.error:
+        if outcome.deferred:
+            print(f"{outcome.name}: {outcome.error}")
+        elif outcome.error:
             print(f"error: source {outcome.name!r}: {outcome.error}", file=sys.stderr)
         elif outcome.unchanged:
             print(f"{outcome.name}: unchanged since the last poll")

@@ -12,12 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, func, select
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.schema import metadata
 
-__all__ = ["RECORD_LOCK", "open_engine", "transaction", "lock", "insert_if_absent"]
+__all__ = [
+    "RECORD_LOCK",
+    "open_engine",
+    "transaction",
+    "lock",
+    "insert_if_absent",
+    "try_daemon_lock",
+]
 
 # pg_advisory_xact_lock keys: fixed numbers spelled in ASCII, recognisable in pg_locks.
 RECORD_LOCK = int.from_bytes(b"bot:rec", "big")
@@ -114,3 +121,32 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# The daemon's lock on a PostgreSQL ledger: (key1, key2) = ("bot:", hash of the schema), so one
+# daemon per ledger (database + schema), not per server. A session-level advisory lock is held by
+# one connection and the server drops it when that connection ends, however it ends.
+_DAEMON_LOCK_CLASS = int.from_bytes(b"bot:", "big", signed=True)
+
+
+def try_daemon_lock(conn: Connection) -> str | None:
+    """Take the daemon lock of this PostgreSQL ledger on `conn`: None, or who holds it already.
+
+    The holder is named by its connection's application_name (see lock.ServerLock).
+    """
+    schema_key = func.hashtext(func.current_schema())
+    if conn.scalar(select(func.pg_try_advisory_lock(_DAEMON_LOCK_CLASS, schema_key))):
+        conn.commit()  # the lock is the session's; no transaction may stay open for months
+        return None
+    holder = conn.scalar(
+        text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+            " AND l.classid::bigint = :cls"
+            " AND l.objid::bigint = (hashtext(current_schema())::bigint & 4294967295)"
+            " LIMIT 1"
+        ),
+        {"cls": _DAEMON_LOCK_CLASS & 0xFFFFFFFF},
+    )
+    conn.rollback()
+    return holder or "unknown"

@@ -49,7 +49,8 @@ class PollReport:
 
     @property
     def failed(self) -> list[SourceOutcome]:
-        return [s for s in self.sources if s.error]
+        """Sources that failed this poll; one left alone until its Retry-After did not."""
+        return [s for s in self.sources if s.error and not s.deferred]
 
 
 def compile_matcher(settings: Settings) -> Matcher:

@@ -17,14 +17,22 @@ PG_SKIP = f"{PG_ENV} is not set; set it to a PostgreSQL URL to run the store tes
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty ledger: a new SQLite file, or a fresh schema in $BOT_TEST_DATABASE_URL.
-
-    On PostgreSQL each test gets its own schema (libpq `options=-csearch_path=…`, which psycopg
-    passes through), dropped with everything in it afterwards.
-    """
+    """A URL to an empty ledger: a new SQLite file, or a fresh schema in $BOT_TEST_DATABASE_URL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'bot.db'}"
         return
+    yield from _pg_schema()
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A fresh schema in $BOT_TEST_DATABASE_URL (the test is skipped when it is not set)."""
+    yield from _pg_schema()
+
+
+def _pg_schema() -> Iterator[str]:
+    """Each test gets its own schema (libpq `options=-csearch_path=…`, which psycopg passes
+    through), dropped with everything in it afterwards."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(PG_SKIP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -275,3 +276,27 @@ def test_a_deferred_email_is_retried_by_the_daemon_without_a_new_poll(tmp_path: 
             time.sleep(1.5)
             assert len(inbox.received) == 1
             assert daemon.stop() == 0
+
+
+def test_a_second_daemon_on_the_same_postgresql_ledger_is_refused(
+    tmp_path: Path, pg_database_url: str
+):
+    database = pg_database_url
+    with http_site() as site, smtp_server() as (_, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        text = config.read_text(encoding="utf-8").replace("sqlite:///bot.db", database)
+        config.write_text(text, encoding="utf-8")
+        with Daemon(tmp_path, config) as first:
+            assert _wait(lambda: "daemon=started" in first.log(), 20), first.log()
+            second = run_bot("--config", str(config), "run", cwd=tmp_path, timeout=30)
+            assert second.returncode == 2, second.stderr
+            assert second.stderr.splitlines() == [
+                f"error: another bot run (pid {first.proc.pid} on {socket.gethostname()}) is "
+                f"already running on {database}; stop it first, or give this one its own database"
+            ]
+            first.proc.kill()  # no clean exit: the server drops the lock with the session
+            first.proc.wait(10)
+        with Daemon(tmp_path, config) as third:
+            assert _wait(lambda: "daemon=started" in third.log(), 20), third.log()
+            assert third.stop() == 0
