@@ -142,7 +142,9 @@ def fill_outbox(folder: Path, messages: int, per_email: int, port: int):
     start = time.perf_counter()
     report = SendReport()
     known = {s.email: s for s in settings.subscribers}
-    _fill(settings, store, Renderer(), NOW, known, set(known), None, RetryPolicy(), report)
+    asyncio.run(
+        _fill(settings, store, Renderer(), NOW, known, set(known), None, RetryPolicy(), report)
+    )
     return store, settings, time.perf_counter() - start
 
 

@@ -7,17 +7,17 @@ message impossible to build (RELIABILITY K4, "poison message") so the others can
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 from urllib.parse import quote
 
 from bot import message
 from bot.match import highlight, rank_key
-from bot.models import Pending, Settings, Subscriber
+from bot.models import Paper, Pending, Settings, Subscriber
 from bot.render import Digest, DigestItem, Renderer, subject
 
-__all__ = ["Composed", "compose", "compose_for", "compose_isolating", "ranked"]
+__all__ = ["Composed", "Isolated", "compose", "compose_for", "compose_isolating", "ranked"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +86,41 @@ def compose(
     return Composed(data, text, html, paper_ids, message_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Isolated:
+    """What `compose_isolating` made of a subscriber's pending papers.
+
+    `email`: the email without the papers that break it (or None). `bad`: (paper id, error) for
+    each paper that cannot be built even alone. `blocked`: the error when the email cannot be
+    built and no paper is to blame (a template or code problem): nothing is left out then.
+    """
+
+    email: Composed | None
+    bad: list[tuple[str, str]]
+    blocked: str | None = None
+
+
 def compose_isolating(
     settings: Settings,
     subscriber: Subscriber,
     pending: Sequence[Pending],
     renderer: Renderer,
     now: datetime,
-) -> tuple[Composed | None, list[tuple[str, str]]]:
+) -> Isolated:
     """Like `compose`, but when the email cannot be built, leave out the papers that break it.
 
-    Returns (the email without them or None, [(paper id, error)] for each paper left out). A paper
-    is left out when it cannot be built alone; if each builds alone but not together, the whole
-    first batch is left out this time (all of it is counted towards quarantine).
+    A paper is to blame only when it cannot be built alone while a plain control paper can: a
+    broken template fails for every paper, and quarantining them would lose mail. When each paper
+    builds alone but not together (a digest-level template branch), no paper is to blame either.
     """
     try:
-        return compose(settings, subscriber, pending, renderer, now), []
+        return Isolated(compose(settings, subscriber, pending, renderer, now), [])
     except Exception as exc:  # noqa: BLE001 (any failure of one message must not stop the others)
         together = _one_line(exc)
+    try:
+        compose(settings, subscriber, [_control(pending[0], now)], renderer, now)
+    except Exception as exc:  # noqa: BLE001
+        return Isolated(None, [], _one_line(exc))
     bad: list[tuple[str, str]] = []
     for delivery in pending[: settings.max_items]:
         try:
@@ -110,14 +128,29 @@ def compose_isolating(
         except Exception as exc:  # noqa: BLE001
             bad.append((delivery.paper.id, _one_line(exc)))
     if not bad:
-        bad = [(d.paper.id, together) for d in pending[: settings.max_items]]
+        return Isolated(None, [], together)
     left_out = {paper_id for paper_id, _ in bad}
     rest = [d for d in pending if d.paper.id not in left_out]
     try:
         composed = compose(settings, subscriber, rest, renderer, now)
     except Exception:  # noqa: BLE001 (the rest waits for the next run)
         composed = None
-    return composed, bad
+    return Isolated(composed, bad)
+
+
+def _control(like: Pending, now: datetime) -> Pending:
+    """A plain paper for the same subscriber and queries: if it cannot be built, no paper can."""
+    paper = Paper(
+        title="Control paper",
+        url="https://example.org/control",
+        abstract="A plain abstract.",
+        authors=("A. Author",),
+        sources=like.paper.sources,
+        published=now,
+        id="control:0",
+        first_seen=now,
+    )
+    return replace(like, paper=paper)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -87,7 +87,7 @@ class OutboxStore(DeliveryStore):
         """Store a rendered email (pending) and put these pending deliveries in it; one commit.
 
         Returns the row id, or None (nothing written) when (email, period) already has an email or
-        none of the deliveries is still pending outside an email.
+        any of the deliveries is no longer pending outside an email (the caller composes again).
         """
         email = email.lower()
         with self._write() as conn:
@@ -106,14 +106,17 @@ class OutboxStore(DeliveryStore):
             if row_id is None:
                 return None
             conn.execute(insert(outbox_data), {"outbox_id": row_id, "data": data})
+            wanted = list(dict.fromkeys(paper_ids))
             assigned = 0
-            for chunk in chunks(list(dict.fromkeys(paper_ids))):
+            for chunk in chunks(wanted):
                 assigned += conn.execute(
                     update(deliveries)
                     .where(*unassigned(email), deliveries.c.paper_id.in_(row_ids(chunk)))
                     .values(outbox_id=row_id)
                 ).rowcount
-            if assigned == 0:
+            if assigned != len(wanted):
+                # Another run put some of these papers in its own email meanwhile (cron next to
+                # the daemon, two senders on PostgreSQL): these bytes would mail them twice.
                 conn.rollback()
                 return None
         return row_id
@@ -145,6 +148,22 @@ class OutboxStore(DeliveryStore):
         wanted = None if emails is None else {e.lower() for e in emails}
         with self._write() as conn:
             return claim(conn, owner, now, lease, limit, wanted)
+
+    def renew(self, row_id: int, owner: str, until: datetime) -> bool:
+        """Extend `owner`'s lease on a claimed row; False when the row is no longer its own."""
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id == row_id,
+                        outbox.c.state == SENDING,
+                        outbox.c.claimed_by == owner,
+                    )
+                    .values(lease_until=until)
+                ).rowcount
+                == 1
+            )
 
     def release(self, row_ids: Sequence[int], owner: str) -> None:
         """Give back claimed rows that were never tried (the run stopped): pending, as before."""

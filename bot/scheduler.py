@@ -32,7 +32,8 @@ __all__ = ["Daemon", "STOP_GRACE"]
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE = 8.0  # seconds to finish work in flight after SIGTERM; exit well within 10 s
+STOP_GRACE = 7.0  # seconds to finish work in flight after SIGTERM; exit well within 10 s
+STOP_GRACE_AFTER_CANCEL = 1.5  # then seconds for cancelled jobs to let go
 WATCH_EVERY = 1.0  # seconds between looks at the settings file
 DIGEST_EVERY = 30.0  # seconds between looks at which digests are due
 
@@ -58,9 +59,11 @@ class Daemon:
     # settings -----------------------------------------------------------------------------
 
     def _apply(self, settings: Settings) -> None:
-        self.settings = settings
-        self.matcher = compile_matcher(settings)
-        self.renderer = Renderer(settings.templates)
+        """Switch to `settings`, all or nothing: a ConfigError (e.g. a broken template) changes
+        nothing."""
+        matcher = compile_matcher(settings)
+        renderer = Renderer(settings.templates)
+        self.settings, self.matcher, self.renderer = settings, matcher, renderer
 
     def _fingerprint(self) -> tuple[int, int, int] | None:
         try:
@@ -88,21 +91,33 @@ class Daemon:
         try:
             settings = parse_settings(data, self.settings.path)
         except ConfigError as exc:
-            if self._reported != digest:
-                self._reported = digest
-                for line in exc.problems:
-                    log.error("settings=invalid kept=last-good problem=%r", line)
+            self._report_once(digest, exc)
+            return
+        if settings == self.settings:
+            self._reported = None
+            return
+        try:
+            self._apply(settings)
+        except ConfigError as exc:
+            # Valid settings whose templates do not compile: look again on the next tick, since
+            # fixing a template does not touch the settings file.
+            self._report_once(digest, exc)
+            self._seen = None
             return
         self._reported = None
-        if settings == self.settings:
-            return
-        self._apply(settings)
         self._schedule_sources()
         log.warning(
             "settings=reloaded sources=%d subscribers=%d",
             len(settings.sources),
             len(settings.subscribers),
         )
+
+    def _report_once(self, digest: str, exc: ConfigError) -> None:
+        """Log why these settings are not used, once per file content; the last good stay."""
+        if self._reported != digest:
+            self._reported = digest
+            for line in exc.problems:
+                log.error("settings=invalid kept=last-good problem=%r", line)
 
     # jobs ---------------------------------------------------------------------------------
 
@@ -239,8 +254,11 @@ class Daemon:
         )
         await self.stopping.wait()
         log.info("daemon=stopping")
-        self._scheduler.shutdown(wait=False)
+        # pause, not shutdown: APScheduler 3's AsyncIOExecutor.shutdown cancels the running jobs,
+        # which would cut the message in flight (it would be sent again on the next start).
+        self._scheduler.pause()
         await self._drain()
+        self._scheduler.shutdown(wait=False)
         log.info("daemon=stopped")
         return 0
 
@@ -257,4 +275,5 @@ class Daemon:
         stragglers = list(self._tasks)
         for task in stragglers:
             task.cancel()
-        await asyncio.gather(*stragglers, return_exceptions=True)
+        if stragglers:  # a cancelled send still says QUIT politely, but not for long
+            await asyncio.wait(stragglers, timeout=STOP_GRACE_AFTER_CANCEL)

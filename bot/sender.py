@@ -99,14 +99,14 @@ async def send(
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    _fill(settings, store, renderer, now, known, scope, period, policy, report)
+    await _fill(settings, store, renderer, now, known, scope, period, policy, report, stop)
     await _deliver(
         settings, store, pool, scope, clock, policy, rng or random.Random(), report, stop
     )
     return report
 
 
-def _fill(
+async def _fill(
     settings: Settings,
     store: Store,
     renderer: Renderer,
@@ -116,12 +116,18 @@ def _fill(
     period: Callable[[Subscriber], str | None] | None,
     policy: RetryPolicy,
     report: SendReport,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Render one email into the outbox for each subscriber owed something and not waiting."""
+    """Render one email into the outbox for each subscriber owed something and not waiting.
+
+    Rendering is CPU work on the event loop: it yields between subscribers, so a signal is
+    handled at once, and stops when `stop` is set (the rest is rendered by a later run).
+    """
     waiting = store.open_emails()
-    built = 0
-    broken: list[tuple[str, list[str], str]] = []  # (email, paper ids, error)
     for email in store.emails_with_pending():
+        await asyncio.sleep(0)
+        if stop is not None and stop.is_set():
+            return
         if email not in scope or email in waiting:
             continue
         subscriber = known[email]
@@ -129,31 +135,21 @@ def _fill(
         if key is not None and store.has_digest(email, key):
             continue
         pending = ranked(store.pending(email))
-        composed, bad = compose_isolating(settings, subscriber, pending, renderer, now)
-        for paper_id, error in bad:
-            broken.append((email, [paper_id], error))
-        if composed is None:
-            continue
-        row = store.add_email(
-            email, composed.paper_ids, composed.message_id, composed.data, now, key
-        )
-        built += row is not None
-    if not broken:
-        return
-    if built == 0 and len({email for email, _, _ in broken}) >= 3:
-        # Nobody's email builds: a template or code problem, not poison papers. Quarantining
-        # everything would lose mail, so count nothing and say so.
-        line = f"cannot build any email: {broken[0][2]}"
-        log.error("build=failed error=%r", broken[0][2])
-        report.failed.append(line)
-        return
-    for email, paper_ids, error in broken:
-        log.error("subscriber=%s papers=%s build_error=%r", email, paper_ids, error)
-        for paper_id in store.note_render_failure(
-            email, paper_ids, error, now, policy.quarantine_after
-        ):
-            report.quarantined.append(f"{email}: paper {paper_id} quarantined: {error}")
-        report.failed.append(f"{email}: cannot build the email with {paper_ids[0]}: {error}")
+        made = compose_isolating(settings, subscriber, pending, renderer, now)
+        if made.blocked is not None:
+            # A template or code problem: no paper is to blame, so none is counted; all wait.
+            log.error("subscriber=%s build=failed error=%r", email, made.blocked)
+            report.failed.append(f"{email}: cannot build the email: {made.blocked}")
+        for paper_id, error in made.bad:
+            log.error("subscriber=%s paper=%s build_error=%r", email, paper_id, error)
+            for gone in store.note_render_failure(
+                email, [paper_id], error, now, policy.quarantine_after
+            ):
+                report.quarantined.append(f"{email}: paper {gone} quarantined: {error}")
+            report.failed.append(f"{email}: cannot build the email with {paper_id}: {error}")
+        if made.email is not None:
+            composed = made.email
+            store.add_email(email, composed.paper_ids, composed.message_id, composed.data, now, key)
 
 
 async def _deliver(
@@ -192,7 +188,8 @@ async def _deliver(
     async def worker(transport) -> None:
         nonlocal failures
         while not halted():
-            batch = deque(store.claim_due(owner, clock(), lease, _CLAIM_BATCH, scope))
+            claimed_at = clock()
+            batch = deque(store.claim_due(owner, claimed_at, lease, _CLAIM_BATCH, scope))
             if not batch:
                 return
             while batch:
@@ -200,6 +197,12 @@ async def _deliver(
                     store.release([row.id for row in batch], owner)
                     return
                 row = batch.popleft()
+                # The lease was taken for the whole batch; on a slow server, renew it before each
+                # send once half of it has gone, or another sender could take this row too.
+                if clock() - claimed_at > lease / 2 and not store.renew(
+                    row.id, owner, clock() + lease
+                ):
+                    continue  # its lease ran out and another sender has it now
                 try:
                     failed = await _attempt(transport, sender, row)
                 except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -300,3 +301,58 @@ def test_a_second_daemon_on_the_same_postgresql_ledger_is_refused(
         with Daemon(tmp_path, config) as third:
             assert _wait(lambda: "daemon=started" in third.log(), 20), third.log()
             assert third.stop() == 0
+
+
+class _SlowToQueue(Inbox):
+    """Takes 2 s over each message (then queues it and answers 250); `started` counts DATAs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        self.started += 1
+        await asyncio.sleep(2)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_sigterm_finishes_the_message_in_flight_and_it_is_not_sent_again(tmp_path: Path):
+    with http_site() as site, smtp_server(_SlowToQueue()) as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: inbox.started == 1, 20), daemon.log()
+            started = time.monotonic()
+            assert daemon.stop(signal.SIGTERM) == 0
+            assert time.monotonic() - started < 10
+        assert len(inbox.received) == 1  # the server had it before the daemon exited
+        with sqlite3.connect(tmp_path / "bot.db") as db:
+            states = db.execute("select state, count(*) from outbox group by state").fetchall()
+        assert states == [("sent", 1)]  # recorded as sent: nothing to send again
+        again = run_bot("--config", str(config), "send", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert len(inbox.received) == 1
+
+
+def test_a_reload_with_a_broken_template_changes_nothing_until_it_is_fixed(tmp_path: Path):
+    with http_site() as site, smtp_server() as (inbox, port):
+        url = site.put("/papers", PAGE[0].read_bytes())
+        other = site.put("/other", PAGE[1].read_bytes())
+        config = _settings(tmp_path, url, port, [ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            assert _wait(lambda: len(inbox.received) == 1, 20), daemon.log()
+            templates = tmp_path / "mine"
+            templates.mkdir()
+            (templates / "digest.txt.j2").write_text("{% if %}", encoding="utf-8")
+            text = config.read_text(encoding="utf-8").replace(
+                "[mail]", 'templates = "mine"\n[mail]'
+            )
+            text += f'\n[[sources]]\nname = "other"\ntype = "page"\nurl = "{other}"\nevery = "1s"\n'
+            config.write_text(text, encoding="utf-8")
+            assert _wait(lambda: "settings=invalid" in daemon.log(), 10), daemon.log()
+            time.sleep(2.5)
+            assert "/other" not in site.requests  # the edit was not half applied
+            assert daemon.log().count("settings=invalid") == 1  # reported once
+            (templates / "digest.txt.j2").unlink()  # fixed: the bundled one is used again
+            assert _wait(lambda: "/other" in site.requests, 10), daemon.log()
+            assert daemon.stop() == 0

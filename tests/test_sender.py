@@ -12,7 +12,7 @@ import logging
 import re
 import socket
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -537,24 +537,72 @@ def test_k4_a_poison_paper_is_quarantined_after_3_attempts_and_the_rest_go_out(
     assert status.errors[PEOPLE[0]][1] == error
 
 
-def test_templates_broken_for_everyone_quarantine_nothing(mta, store, renderer, tmp_path):
+@pytest.mark.parametrize("count", [1, 3])
+def test_templates_broken_for_everyone_quarantine_nothing(mta, store, renderer, tmp_path, count):
     handler, port = mta
-    owe(store, people=PEOPLE[:3])
+    people = PEOPLE[:count]
+    owe(store, people=people)
     broken = Renderer(poison_templates(tmp_path, everyone=True))
+    error = f"template {tmp_path / 'digest.txt.j2'}: 'dict object' has no attribute 'no_such_field'"
     for hour in range(4):
         report = run(
-            settings_for(port, people=PEOPLE[:3]), store, broken, now=T0 + timedelta(hours=hour)
+            settings_for(port, people=people), store, broken, now=T0 + timedelta(hours=hour)
         )
-        assert report.failed == [
-            f"cannot build any email: template {tmp_path / 'digest.txt.j2'}: "
-            "'dict object' has no attribute 'no_such_field'"
-        ]
-    assert states(store) == {email: {"pending": 1} for email in PEOPLE[:3]}
-    run(settings_for(port, people=PEOPLE[:3]), store, renderer, now=T0 + timedelta(hours=5))
-    everyone_once(handler, PEOPLE[:3])
+        assert report.failed == [f"{email}: cannot build the email: {error}" for email in people]
+        assert report.quarantined == []
+    assert states(store) == {email: {"pending": 1} for email in people}
+    # The template fixed, every paper goes out: nothing was lost to quarantine.
+    run(settings_for(port, people=people), store, renderer, now=T0 + timedelta(hours=5))
+    everyone_once(handler, people)
+
+
+def test_a_template_broken_only_for_a_long_digest_quarantines_nothing(
+    mta, store, renderer, tmp_path
+):
+    handler, port = mta
+    owe(store, people=PEOPLE[:1], each=3)
+    text = (bundled_templates() / "digest.txt.j2").read_text(encoding="utf-8")
+    trap = "{% if more > 0 %}{{ items.no_such_field.x }}{% endif %}"
+    (tmp_path / "digest.txt.j2").write_text(trap + text, encoding="utf-8")
+    settings = settings_for(port, people=PEOPLE[:1], max_items=2)
+    for hour in range(4):
+        report = run(settings, store, Renderer(tmp_path), now=T0 + timedelta(hours=hour))
+        assert report.quarantined == [] and len(report.failed) == 1, report
+    assert states(store) == {PEOPLE[0]: {"pending": 3}}
+    run(settings, store, renderer, now=T0 + timedelta(hours=5))
+    run(settings, store, renderer, now=T0 + timedelta(hours=6))
+    assert handler.counts() == Counter({PEOPLE[0]: 2})
+    assert states(store) == {PEOPLE[0]: {"sent": 3}}
 
 
 # --- crash recovery and sharing --------------------------------------------------------------
+
+
+def test_a_slow_server_never_lets_a_second_sender_take_an_email_being_sent(mta, store, renderer):
+    # The lease is taken per batch of claimed emails; with a server slower than the lease, rows
+    # still waiting in the first sender's batch become claimable by a second sender.
+    handler, port = mta
+    handler.faults.append(Fault("DATA", "slow", delay=0.3, times=-1))
+    people = PEOPLE
+    owe(store, people=people)
+    settings = settings_for(port, people=people, timeout=5.0)
+    policy = replace(FAST, lease=1.0, linger=0)
+
+    async def sender(delay: float):
+        await asyncio.sleep(delay)
+        transport = make_transport(settings.mail, {})
+        try:
+            now = T0 + timedelta(seconds=delay)
+            return await send(settings, store, [transport], renderer, now, policy=policy)
+        finally:
+            await transport.close()
+
+    async def both():
+        return await asyncio.gather(sender(0), sender(1.2))
+
+    first, second = asyncio.run(both())
+    assert first.emails + second.emails == len(people) and second.emails > 0
+    everyone_once(handler, people)
 
 
 def test_an_email_left_sending_by_a_dead_process_is_resent_with_the_same_bytes(

@@ -506,6 +506,18 @@ def test_add_email_writes_nothing_when_no_delivery_is_left(store: Store) -> None
     assert len(store.due_emails("me", T0)) == 1
 
 
+def test_an_email_composed_before_another_took_some_of_its_papers_is_not_stored(
+    store: Store,
+) -> None:
+    # Run A composed {1}; a poll queued 2; run B composed {1, 2}; A stored its email first.
+    first = _owed(store, ["a@example.org"], "2501.00501")
+    second = _owed(store, ["a@example.org"], "2501.00502")
+    assert store.add_email("a@example.org", first, "<a@x>", b"A", T0) is not None
+    assert store.add_email("a@example.org", first + second, "<b@x>", b"B", T0) is None
+    assert [p.paper.id for p in store.pending("a@example.org")] == second  # composed again later
+    assert [e.data for e in store.claim_due("me", T0, timedelta(minutes=5), 10)] == [b"A"]
+
+
 def test_a_paper_that_never_renders_is_quarantined_on_the_third_failure(store: Store) -> None:
     ids = _owed(store, ["a@example.org"])
     assert store.note_render_failure("a@example.org", ids, "boom", T0) == []
