@@ -31,9 +31,10 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit code: 0 done, 1 the work failed, 2 bad settings or arguments."""
     try:
-        args = _build_parser().parse_args(argv)
-        # The daemon tells its story at info; one-shot commands stay quiet but for problems.
-        _configure_logging(args.log_level or ("info" if args.command is _run else "warning"))
+        args = _build_parser().parse_args(_protect_queries(sys.argv[1:] if argv is None else argv))
+        # The daemon tells its story at info. A one-shot command prints its own one-line errors,
+        # so its log stays silent unless asked for (else one failure would show up three times).
+        _configure_logging(args.log_level or ("info" if args.command is _run else "critical"))
         return args.command(args)
     except BotError as exc:
         lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
@@ -42,6 +43,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`bot search … | head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+# Options that take a value, for telling a query such as "-medical" from an option.
+_VALUED = {"--config", "--log-level", "--since", "--limit", "--html", "--name", "--cadence"}
+_QUERY_OPTIONS = {"-k", "--keyword", "--add-keyword", "--remove-keyword"}
+
+
+def _protect_queries(argv: Sequence[str]) -> list[str]:
+    """Let a query start with "-" (SPEC section 5: `-medical`), which argparse takes for an option.
+
+    `-k -medical` becomes `-k=-medical`; the QUERY of `search`/`explain` that starts with "-" is
+    moved behind "--". Anything else is left for argparse to judge.
+    """
+    out: list[str] = []
+    tokens = list(argv)
+    command = None
+    query: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            out.extend(tokens[i:])
+            break
+        if token in _QUERY_OPTIONS and i + 1 < len(tokens):
+            out.append(f"{token}={tokens[i + 1]}")
+            i += 2
+            continue
+        if token in _VALUED:
+            out.extend(tokens[i : i + 2])
+            i += 2
+            continue
+        if command is None and not token.startswith("-"):
+            command = token
+        elif (
+            command in ("search", "explain")
+            and token.startswith("-")
+            and len(token) > 1
+            and token.split("=", 1)[0] not in (_VALUED | {"--json", "-h", "--help"})
+        ):
+            query.append(token)
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    if query and "--" not in out:
+        out += ["--", *query]
+    return out
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -83,7 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--json", action="store_true", help="one JSON array")
     search.add_argument("--since", metavar="DATE", type=_date, help="first seen on or after DATE")
-    search.add_argument("--limit", metavar="N", type=int, default=50, help="default: 50")
+    search.add_argument("--limit", metavar="N", type=_positive, default=50, help="default: 50")
     explain = command("explain", _explain, "how a query is parsed, or where it is wrong")
     explain.add_argument("query")
     status = command("status", _status, "sources, papers seen, deliveries per subscriber")
@@ -107,8 +159,9 @@ def _add_common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
-        default="warning" if defaults else argparse.SUPPRESS,
-        help="default: warning",
+        default=None if defaults else argparse.SUPPRESS,
+        help="log to stderr from this level (default: info for run; other commands print "
+        "only their own one-line errors)",
     )
 
 
@@ -125,6 +178,16 @@ def _date(text: str) -> datetime:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number from 1 up: {text!r}")
+    return number
 
 
 def _now() -> datetime:
@@ -219,7 +282,12 @@ def _run_send(settings, store) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from bot.engine import check_database
+    from bot.render import Renderer
+
     settings = _settings(args)
+    Renderer(settings.templates)  # a template that does not compile is a settings problem
+    check_database(settings.database, f"{settings.path}: ")
     queries = sum(len(s.keywords) for s in settings.subscribers)
     print(
         f"{settings.path}: OK: {len(settings.sources)} sources, "
@@ -245,14 +313,18 @@ def _search(args: argparse.Namespace) -> int:
     query = parse_query(args.query)
     settings = _settings(args)
     with _store(settings) as store:
-        found = [p for p in store.papers(since=args.since) if matches(query, p)][: args.limit]
+        found = [p for p in store.papers(since=args.since) if matches(query, p)]
+    shown = found[: args.limit]
     if args.json:
-        print(json.dumps([paper_json(p) for p in found], ensure_ascii=False, indent=2))
+        print(json.dumps([paper_json(p) for p in shown], ensure_ascii=False, indent=2))
         return EXIT_OK
-    for paper in found:
+    for paper in shown:
         seen = paper.first_seen.date().isoformat() if paper.first_seen else "?"
         print(f"{seen}  {paper.title}\n            {paper.url}  [{', '.join(paper.sources)}]")
-    print(f"{len(found)} papers match")
+    total = "1 paper matches" if len(found) == 1 else f"{len(found)} papers match"
+    if len(shown) < len(found):
+        total += f"; the newest {len(shown)} shown (--limit)"
+    print(total)
     return EXIT_OK
 
 
@@ -269,7 +341,7 @@ def _status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with _store(settings) as store:
         status = store.status()
-    print_status(status, as_json=args.json)
+    print_status(status, settings, as_json=args.json)
     return EXIT_OK
 
 
@@ -287,10 +359,20 @@ def _preview(args: argparse.Namespace) -> int:
     if composed is None:
         print(f"nothing pending for {subscriber.email}")
         return EXIT_OK
-    print(composed.text)
-    if args.html:
+    if args.html:  # before printing: a reader that goes away must not cost the file
         Path(args.html).write_text(composed.html, encoding="utf-8")
+    print(_headers(composed.data, ("From", "To", "Subject")) + "\n")
+    print(composed.text)
     return EXIT_OK
+
+
+def _headers(data: bytes, names: Sequence[str]) -> str:
+    """These headers of a built message, decoded (RFC 2047) for reading."""
+    import email
+    import email.policy
+
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    return "\n".join(f"{name}: {parsed[name]}" for name in names if parsed[name] is not None)
 
 
 def _demo(args: argparse.Namespace) -> int:

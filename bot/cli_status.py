@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
-from bot.models import Paper
+from bot.models import Paper, Settings
+from bot.schema import STATES
 from bot.store import SourceState, Status
 
 __all__ = ["print_status", "paper_json"]
 
 
-def print_status(status: Status, *, as_json: bool) -> None:
-    """Papers seen, each source's health, each subscriber's deliveries, emails and last error."""
+def print_status(status: Status, settings: Settings, *, as_json: bool) -> None:
+    """Papers seen, each source's health, each subscriber's deliveries, emails and last error.
+
+    Every configured source and subscriber is listed, polled or mailed yet or not.
+    """
+    status = _with_configured(status, settings)
     if as_json:
         print(json.dumps(_status_json(status), indent=2, ensure_ascii=False))
         return
     print(f"papers seen: {status.papers}")
     for s in status.sources:
-        last = _stamp(s.last_poll) or "never"
+        if s.last_poll is None:
+            print(f"source {s.name}: never polled")
+            continue
+        last = _stamp(s.last_poll)
         if s.consecutive_failures:
             since = _stamp(s.last_success) or "never"
             health = f"failing x{s.consecutive_failures} (last success {since}): {s.last_error}"
@@ -34,6 +43,17 @@ def print_status(status: Status, *, as_json: bool) -> None:
         if email in status.errors:
             when, error = status.errors[email]
             print(f"  last error {_stamp(when) or '?'}: {error}")
+
+
+def _with_configured(status: Status, settings: Settings) -> Status:
+    known = {s.name for s in status.sources}
+    sources = status.sources + [
+        SourceState(source.name) for source in settings.sources if source.name not in known
+    ]
+    empty = dict.fromkeys(STATES, 0)
+    deliveries = {s.email.lower(): dict(empty) for s in settings.subscribers}
+    deliveries.update(status.deliveries)
+    return replace(status, sources=sorted(sources, key=lambda s: s.name), deliveries=deliveries)
 
 
 def paper_json(paper: Paper) -> dict[str, Any]:

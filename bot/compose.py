@@ -65,7 +65,9 @@ def compose(
     for delivery in batch:
         marks = highlight(delivery.paper, delivery.queries)
         items.append(DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract))
-    unsubscribe = _unsubscribe_url(settings.mail.unsubscribe, subscriber.email)
+    unsubscribe = _unsubscribe_url(
+        settings.mail.unsubscribe, subscriber.email, parseaddr(settings.mail.from_addr)[1]
+    )
     digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe)
     text, html = renderer.render(digest)
     paper_ids = [item.paper.id for item in items]
@@ -157,8 +159,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
-def _unsubscribe_url(template: str | None, email: str) -> str | None:
-    """The unsubscribe URL for one subscriber; `{email}` in the template is replaced, URL-quoted."""
+def _unsubscribe_url(template: str | None, email: str, sender: str) -> str | None:
+    """The unsubscribe URL for one subscriber; `{email}` in the template is replaced, URL-quoted.
+
+    Without `mail.unsubscribe`, a reply to the sender asking to unsubscribe: SPEC section 6 wants
+    List-Unsubscribe on every digest, and the From address is the one address we know.
+    """
     if not template:
-        return None
+        return f"mailto:{sender}?subject=unsubscribe" if "@" in sender else None
     return template.replace("{email}", quote(email, safe="@"))

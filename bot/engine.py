@@ -14,7 +14,10 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bot.errors import ConfigError
 from bot.schema import metadata
 
 __all__ = [
@@ -24,6 +27,8 @@ __all__ = [
     "lock",
     "insert_if_absent",
     "try_daemon_lock",
+    "check_database",
+    "missing_driver",
 ]
 
 # pg_advisory_xact_lock keys: fixed numbers spelled in ASCII, recognisable in pg_locks.
@@ -150,3 +155,43 @@ def try_daemon_lock(conn: Connection) -> str | None:
     )
     conn.rollback()
     return holder or "unknown"
+
+
+def missing_driver(shown: str, exc: ImportError) -> str:
+    """The line for a database URL whose Python driver is not installed."""
+    return (
+        f"database {shown} needs the Python package {exc.name or exc}, which is not installed "
+        "(for PostgreSQL: pip install '.[postgres]')"
+    )
+
+
+def check_database(database: str, where: str = "") -> None:
+    """Raise ConfigError when the ledger at `database` cannot be opened here: a malformed URL, a
+    driver that is not installed, or (SQLite) a file or folder this user cannot write.
+
+    Creates nothing and connects to nothing (`bot check`); `where` prefixes the line.
+    """
+    try:
+        url = make_url(database)
+        engine = create_engine(url)  # imports the driver, does not connect
+    except ImportError as exc:
+        raise ConfigError(where + missing_driver(database, exc)) from None
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"{where}bot.database: cannot use {database!r}: {exc}") from None
+    engine.dispose()
+    shown = url.render_as_string(hide_password=True)
+    name = url.database if url.get_backend_name() == "sqlite" else None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name).absolute()
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise ConfigError(f"{where}database {shown}: this user cannot read and write {path}")
+        return
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{where}database {shown}: cannot create {path}: folder {folder} is not writable"
+        )

@@ -14,9 +14,9 @@ import logging
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
 
 from bot.errors import BotError, ConfigError
 from bot.mailer import make_transports
@@ -250,7 +250,7 @@ class Daemon:
             "daemon=started sources=%d subscribers=%d database=%s",
             len(self.settings.sources),
             len(self.settings.subscribers),
-            Path(self.settings.path).name,
+            make_url(self.settings.database).render_as_string(hide_password=True),
         )
         await self.stopping.wait()
         log.info("daemon=stopping")

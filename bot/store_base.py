@@ -14,8 +14,8 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from bot.engine import open_engine, transaction
-from bot.errors import StoreError
+from bot.engine import missing_driver, open_engine, transaction
+from bot.errors import ConfigError, StoreError
 from bot.schema import paper_sources
 
 __all__ = ["StoreBase", "chunks", "reason"]
@@ -45,6 +45,8 @@ class StoreBase:
         shown = parsed.render_as_string(hide_password=True)
         try:
             return cls(open_engine(parsed), shown)
+        except ImportError as exc:
+            raise ConfigError(missing_driver(shown, exc)) from None
         except (OSError, NoSuchModuleError, SQLAlchemyError) as exc:
             raise StoreError(f"cannot open database {shown}: {reason(exc)}") from exc
 

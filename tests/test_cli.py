@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from support import FIXTURES, http_site, run_bot
+from support import FIXTURES, bot_command, http_site, run_bot
 
 GOOD_SOURCE = '[[sources]]\nname = "a"\ntype = "page"\nurl = "https://example.org/p"\n'
 GOOD_PERSON = '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["x"]\n'
@@ -137,3 +139,127 @@ def test_search_json_lists_stored_papers_newest_first(tmp_path: Path):
     assert [p["title"] for p in found] == ["A Survey on Mixture of Experts"]
     assert set(found[0]) >= {"id", "title", "url", "sources", "first_seen"}
     assert found[0]["sources"] == ["hf"]
+
+
+def _fetched_page(tmp_path: Path, site, person: str = GOOD_PERSON) -> str:
+    page = (FIXTURES / "pages" / "000_14d685580f9831a7.txt").read_text(encoding="utf-8")
+    url = site.put("/p", page)
+    (tmp_path / "settings.toml").write_text(
+        f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\n' + person,
+        encoding="utf-8",
+    )
+    return url
+
+
+def test_a_query_may_start_with_a_minus_on_the_command_line(tmp_path: Path):
+    with http_site() as site:
+        _fetched_page(tmp_path, site)
+        assert run_bot("fetch", "--mark-seen", cwd=tmp_path).returncode == 0
+    explained = run_bot("explain", "-medical", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    assert "read as: NOT medical" in explained.stdout
+    everything = json.loads(
+        run_bot("search", "--json", "--limit", "500", "a OR the", cwd=tmp_path).stdout
+    )
+    found = run_bot("search", "-survey", "--json", "--limit", "500", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    titles = {p["title"] for p in json.loads(found.stdout)}
+    assert titles and all("survey" not in t.lower() for t in titles)
+    assert "A Survey on Mixture of Experts" in {p["title"] for p in everything} - titles
+    added = run_bot("subscribers", "add", "b@example.org", "-k", "-medical", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert 'keywords = ["-medical"]' in (tmp_path / "settings.toml").read_text(encoding="utf-8")
+
+
+def test_search_limit_must_be_positive_and_says_how_many_it_left_out(tmp_path: Path):
+    with http_site() as site:
+        _fetched_page(tmp_path, site)
+        assert run_bot("fetch", "--mark-seen", cwd=tmp_path).returncode == 0
+    refused = run_bot("search", "survey", "--limit", "-1", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "error: bot search: argument --limit: not a whole number from 1 up: '-1' "
+        "(see 'bot search --help')"
+    ]
+    two = run_bot("search", "title:survey", "--limit", "2", cwd=tmp_path)
+    last = two.stdout.splitlines()[-1]
+    assert last.endswith("papers match; the newest 2 shown (--limit)"), two.stdout
+    one = run_bot("search", 'title:"mixture of experts"', cwd=tmp_path)
+    assert one.stdout.splitlines()[-1] == "1 paper matches"
+
+
+def test_status_lists_configured_sources_and_subscribers_before_any_poll(tmp_path: Path):
+    (tmp_path / "settings.toml").write_text(GOOD_SOURCE + GOOD_PERSON, encoding="utf-8")
+    result = run_bot("status", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "papers seen: 0",
+        "source a: never polled",
+        "subscriber a@example.org: 0 pending, 0 sent, 0 failed, 0 quarantined",
+    ]
+
+
+def test_a_source_that_fails_is_one_line_on_stderr(tmp_path: Path):
+    with http_site() as site:
+        (tmp_path / "settings.toml").write_text(
+            f'[[sources]]\nname = "gone"\ntype = "page"\nurl = "{site.base}/gone"\n' + GOOD_PERSON,
+            encoding="utf-8",
+        )
+        result = run_bot("fetch", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: source 'gone': HTTP 404 Not Found from {site.base}/gone"
+    ]
+
+
+def test_check_refuses_a_database_driver_that_is_not_installed(tmp_path: Path):
+    (tmp_path / "settings.toml").write_text(
+        '[bot]\ndatabase = "mysql://u@db.example.org/x"\n' + GOOD_SOURCE + GOOD_PERSON,
+        encoding="utf-8",
+    )
+    line = (
+        "database mysql://u@db.example.org/x needs the Python package MySQLdb, which is not "
+        "installed (for PostgreSQL: pip install '.[postgres]')"
+    )
+    checked = run_bot("check", cwd=tmp_path)
+    assert (checked.returncode, checked.stderr.splitlines()) == (
+        2,
+        [f"error: {tmp_path / 'settings.toml'}: {line}"],
+    )
+    status = run_bot("status", cwd=tmp_path)
+    assert (status.returncode, status.stderr.splitlines()) == (2, [f"error: {line}"])
+
+
+def test_check_refuses_a_template_that_does_not_compile(tmp_path: Path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt.j2").write_text("{% for x in %}", encoding="utf-8")
+    (tmp_path / "settings.toml").write_text(
+        '[bot]\ntemplates = "mine"\n' + GOOD_SOURCE + GOOD_PERSON, encoding="utf-8"
+    )
+    checked = run_bot("check", cwd=tmp_path)
+    assert checked.returncode == 2
+    [line] = checked.stderr.splitlines()
+    assert line.startswith(f"error: template {tmp_path / 'mine' / 'digest.txt.j2'}, line 1: ")
+
+
+def test_preview_shows_the_headers_and_a_closed_pipe_is_no_traceback(tmp_path: Path):
+    with http_site() as site:
+        _fetched_page(tmp_path, site, GOOD_PERSON.replace('"x"', '"survey"'))
+        assert run_bot("fetch", cwd=tmp_path).returncode == 0
+    preview = run_bot("preview", "a@example.org", cwd=tmp_path)
+    assert preview.returncode == 0, preview.stderr
+    head = preview.stdout.splitlines()[:3]
+    assert head[0] == "From: Paper Digest <digest@example.org>"
+    assert head[1] == "To: a@example.org"
+    assert head[2].startswith("Subject: ")
+    reader = subprocess.Popen(
+        [*bot_command(), "search", "--limit", "500", "a OR the"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "BOT_CONFIG"},
+    )
+    reader.stdout.readline()
+    reader.stdout.close()  # like `| head -1`
+    _, err = reader.communicate(timeout=60)
+    assert b"Traceback" not in err

@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from support import bot_command, free_port, run_bot
 
@@ -43,7 +44,10 @@ class SlowSink:
         return "250 2.0.0 Queued"
 
 
-def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill(tmp_path: Path):
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_connection(
+    tmp_path: Path, concurrency: int
+):
     sink = SlowSink(delay=0.02)
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -54,7 +58,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill(tmp_pa
             '[bot]\ndatabase = "sqlite:///bot.db"\n'
             '[[sources]]\nname = "unused"\ntype = "page"\nurl = "https://example.org/p"\n'
             f'[mail]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {controller.port}\n'
-            'security = "none"\nconcurrency = 2\ntimeout = 10\n' + people,
+            f'security = "none"\nconcurrency = {concurrency}\ntimeout = 10\n' + people,
             encoding="utf-8",
         )
         now = datetime.now(UTC)
@@ -107,14 +111,16 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill(tmp_pa
     counts = Counter(rcpt for rcpt, _ in sink.accepted)
     lost = [e for e in PEOPLE if counts[e] == 0]
     duplicates = sum(n - 1 for n in counts.values())
-    print(f"K1 random SIGKILL soak: {kills} kills / {len(PEOPLE)} msgs lost={len(lost)} "
-          f"dup={duplicates}")  # fmt: skip
+    print(f"K1 random SIGKILL soak (concurrency {concurrency}): {kills} kills / "
+          f"{len(PEOPLE)} msgs lost={len(lost)} dup={duplicates}")  # fmt: skip
     print(f"accepted after each kill: {progress}")
     assert kills >= KILLS
     # The kills landed while mail was going out, not only before the first message.
     assert len(set(progress)) >= KILLS // 2
     assert lost == []
-    assert duplicates <= kills
+    # A kill between the server's 250 and our commit repeats that one email; with several
+    # connections, each can be in that window at the same instant.
+    assert duplicates <= kills * concurrency
     # A resent email is the same email: one Message-ID per recipient.
     assert all(len({m for r, m in sink.accepted if r == e}) == 1 for e in PEOPLE)
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
