@@ -1,7 +1,7 @@
 """Readers of the [[sources]] and [[subscribers]] arrays, with their cross-checks.
 
 Duplicate source names and subscriber addresses, subscribers' sources naming real sources,
-every keyword query parsed now.
+every keyword query parsed now, and its `source:` names matching a real source.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def read_subscribers(
                 f"{where}.name",
                 "contains a line break or a control character (write it on one line)",
             )
-        keywords = _read_keywords(item, where, problems, check_query)
+        keywords = _read_keywords(item, where, problems, check_query, names)
         cadence = problems.choose(item, where, "cadence", ("instant", "daily", "weekly"), "cadence")
         send_at = _read_send_at(item, where, problems)
         day = problems.choose(item, where, "day", _DAYS, "day", aliases=_DAY_NAMES)
@@ -196,9 +196,12 @@ def _read_send_at(item: dict[str, Any], where: str, problems: Problems) -> time:
 
 
 def _read_keywords(
-    item: dict[str, Any], where: str, problems: Problems, check_query: CheckQuery
+    item: dict[str, Any], where: str, problems: Problems, check_query: CheckQuery, names: set[str]
 ) -> tuple[str, ...]:
-    """Every keyword query, each parsed now: a bad query is refused at load, never a silent miss."""
+    """Every keyword query, each parsed now: a bad query is refused at load, never a silent miss.
+
+    So is a `source:` name that no name in `names` (every [[sources]] name written) matches.
+    """
     example = '["diffusion model", "title:judge*"]'
     found = problems.take_strings(item, where, "keywords", example, required=True)
     if found is not None and not item["keywords"]:
@@ -209,15 +212,50 @@ def _read_keywords(
     keywords = []
     for index, text in found or ():
         try:
-            check_query(text)
+            parsed = check_query(text)
         except QueryError as error:
             problems.add(
                 f"{where}.keywords[{index}]",
                 f"bad query {quote(text)}, column {error.column}: {error.expected}"
                 " (fix the query; bot explain QUERY shows how a query is read)",
             )
+        else:
+            _check_source_names(parsed, text, f"{where}.keywords[{index}]", problems, names)
         keywords.append(text)
     return tuple(keywords)
+
+
+def _check_source_names(
+    parsed: object, text: str, where: str, problems: Problems, names: set[str]
+) -> None:
+    """One problem per `source:` name of query `text` that matches no name in `names`.
+
+    Compared as the matcher compares (folded; `hf*` is fine when a name starts with `hf`), so
+    only a term that certainly never matches is refused. `parsed` is what the query checker
+    returned: anything but a parsed Query (an injected checker) is not looked into.
+    """
+    from bot.query import Query  # lazily, as bot.settings imports the default checker
+    from bot.query_fields import field_values, names_matching
+    from bot.tokens import fold
+
+    if not isinstance(parsed, Query):
+        return
+    ordered = sorted(names)  # sorted: a tie between two suggestions goes the same way each time
+    for value in dict.fromkeys(field_values(parsed, "source")):
+        if names_matching(value, ordered):
+            continue
+        known = ", ".join(quote(name) for name in ordered) or "none"
+        if value.prefix:  # suggest the beginning of a name as long as the one written
+            heads = dict.fromkeys(fold(name).strip()[: len(value.text)] for name in ordered)
+            match = close_match(value.text, heads)
+            guess = quote(f"{match}*") if match else None
+            what = f"no source name starts with {quote(value.text)}"
+        else:
+            match = close_match(value.text, ordered)
+            guess = quote(match) if match else None
+            what = f"unknown source {quote(value.text)}"
+        hint = f"did you mean {guess}? " if guess else ""
+        problems.add(where, f"{what} in query {quote(text)} ({hint}the sources are: {known})")
 
 
 def _read_allowed(

@@ -58,7 +58,8 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 
-#: Raises QueryError when a keyword query cannot be parsed (bot.query.parse_query).
+#: Raises QueryError when a keyword query cannot be parsed (bot.query.parse_query); when it
+#: returns a bot.query.Query, that query's `source:` names are checked against the sources.
 CheckQuery = Callable[[str], object]
 
 _HEADERS = {

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, QueryError
-from bot.models import MailSettings, Source, Subscriber
+from bot.match import matches
+from bot.models import MailSettings, Paper, Source, Subscriber
 from bot.settings import KNOWN_KEYS, config_path, load_settings, parse_duration, parse_settings
 
 REPO = Path(__file__).parent.parent
@@ -829,6 +830,168 @@ CASES = [
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_each_problem_is_one_line_naming_file_key_and_fix(text: str, expected: list[str]) -> None:
     assert problems_in(text) == expected
+
+
+# --- source: names in queries (SPEC sections 2 and 5: never a silent non-match) ----------------
+
+TWO_SOURCES = (
+    '[[sources]]\nname = "hf-daily"\ntype = "hf-daily"\nurl = "https://example.org/api"\n'
+    '[[sources]]\nname = "arxiv-cs-cl"\ntype = "feed"\nurl = "https://example.org/rss"\n'
+)
+KNOWN = 'the sources are: "arxiv-cs-cl", "hf-daily")'
+K1 = S + "subscribers[0].keywords[1]: "
+
+
+def keywords(*queries: str) -> str:
+    """A file with two sources and one subscriber whose keywords are "diffusion" and `queries`."""
+    listed = ", ".join(f"'{q}'" for q in ("diffusion", *queries))
+    return TWO_SOURCES + f'[[subscribers]]\nemail = "alice@example.org"\nkeywords = [{listed}]\n'
+
+
+SOURCE_QUERY_CASES = [
+    (
+        "underscore-for-hyphen",
+        keywords("source:hf_daily"),
+        [
+            K1
+            + 'unknown source "hf_daily" in query "source:hf_daily" (did you mean "hf-daily"? '
+            + KNOWN
+        ],
+    ),
+    (
+        "shown-folded-as-the-matcher-reads-it",
+        keywords("source:HF_Daily"),
+        [
+            K1
+            + 'unknown source "hf_daily" in query "source:HF_Daily" (did you mean "hf-daily"? '
+            + KNOWN
+        ],
+    ),
+    (
+        "nothing-close",
+        keywords("source:pubmed"),
+        [K1 + 'unknown source "pubmed" in query "source:pubmed" (' + KNOWN],
+    ),
+    (
+        "group-one-valid-one-invalid",
+        keywords("source:(hf-daily OR arxiv)"),
+        [
+            K1 + 'unknown source "arxiv" in query "source:(hf-daily OR arxiv)"'
+            ' (did you mean "arxiv-cs-cl"? ' + KNOWN
+        ],
+    ),
+    (
+        "group-misspelled",
+        keywords("source:(arxiv-cs-cl OR hf-dialy)"),
+        [
+            K1 + 'unknown source "hf-dialy" in query "source:(arxiv-cs-cl OR hf-dialy)"'
+            ' (did you mean "hf-daily"? ' + KNOWN
+        ],
+    ),
+    (
+        "prefix-matching-nothing",
+        keywords("source:arxiv_*"),
+        [
+            K1 + 'no source name starts with "arxiv_" in query "source:arxiv_*"'
+            ' (did you mean "arxiv-*"? ' + KNOWN
+        ],
+    ),
+    (
+        "prefix-nothing-close",
+        keywords("source:zz*"),
+        [K1 + 'no source name starts with "zz" in query "source:zz*" (' + KNOWN],
+    ),
+    (
+        "phrase-with-a-space",
+        keywords('source:"hf daily"'),
+        [
+            K1 + 'unknown source "hf daily" in query \'source:"hf daily"\''
+            ' (did you mean "hf-daily"? ' + KNOWN
+        ],
+    ),
+    (
+        "negated-still-a-mistake",
+        keywords("diffusion -source:hf"),
+        [K1 + 'unknown source "hf" in query "diffusion -source:hf" (' + KNOWN],
+    ),
+    (
+        "each-unknown-name-once",
+        keywords("source:a OR (title:x source:b) OR source:a"),
+        [
+            K1
+            + 'unknown source "a" in query "source:a OR (title:x source:b) OR source:a" ('
+            + KNOWN,
+            K1
+            + 'unknown source "b" in query "source:a OR (title:x source:b) OR source:a" ('
+            + KNOWN,
+        ],
+    ),
+    (
+        "with-no-sources-table",
+        '[[subscribers]]\nemail = "alice@example.org"\nkeywords = ["source:hf"]\n',
+        [
+            S + "sources: no [[sources]] table (add at least one: a [[sources]] line with name,"
+            " type and url below it, as in settings.example.toml)",
+            S + 'subscribers[0].keywords[0]: unknown source "hf" in query "source:hf"'
+            " (the sources are: none)",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [c[1:] for c in SOURCE_QUERY_CASES],
+    ids=[c[0] for c in SOURCE_QUERY_CASES],
+)
+def test_a_source_name_in_a_query_must_name_a_source(text: str, expected: list[str]) -> None:
+    assert problems_in(text) == expected
+
+
+ACCEPTED_SOURCE_QUERIES = [
+    "source:hf-daily",
+    "source:HF-Daily",  # the matcher folds case
+    'source:"hf-daily"',
+    "source:hf*",
+    "source:ARXIV*",
+    "source:arxiv-cs-cl*",
+    "source:(hf-daily OR arxiv-cs-cl)",
+    "diffusion -source:arxiv-cs-cl",
+    "category:zz",  # categories are open-ended: any category may appear
+    "title:source",
+    '"source hf_daily"',
+]
+
+
+@pytest.mark.parametrize("query", ACCEPTED_SOURCE_QUERIES)
+def test_a_source_name_the_matcher_can_meet_is_accepted(query: str) -> None:
+    settings = parse_settings(keywords(query).encode(), Path("settings.toml"))
+    assert settings.subscribers[0].keywords == ("diffusion", query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *ACCEPTED_SOURCE_QUERIES[:6],
+        "source:hf_daily",
+        "source:HF_Daily",
+        "source:hf-dialy",
+        "source:arxiv",
+        "source:arxiv_*",
+        "source:hf-daily-x*",
+        'source:"hf daily"',
+    ],
+)
+def test_the_check_agrees_with_the_matcher(query: str) -> None:
+    """A one-name query is refused exactly when no paper from a configured source matches it."""
+    names = ("hf-daily", "arxiv-cs-cl")
+    met = any(matches(query, Paper(title="t", sources=(name,))) for name in names)
+    try:
+        parse_settings(keywords(query).encode(), Path("settings.toml"))
+    except ConfigError:
+        assert not met
+    else:
+        assert met
 
 
 # --- email addresses ---------------------------------------------------------------------------
