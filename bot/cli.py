@@ -207,12 +207,13 @@ def _store(settings):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.lock import daemon_lock
+    from bot.lock import Leadership, daemon_lock
     from bot.scheduler import Daemon
 
     settings = _settings(args)
-    with daemon_lock(settings.database), _store(settings) as store:
-        return asyncio.run(Daemon(settings, store, dict(os.environ)).run())
+    with daemon_lock(settings.database) as lock, _store(settings) as store:
+        leadership = lock if isinstance(lock, Leadership) else None
+        return asyncio.run(Daemon(settings, store, dict(os.environ), leadership).run())
 
 
 def _once(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
-"""One daemon per ledger: a lock that the kernel (SQLite) or the server (PostgreSQL) releases
-when its holder dies, so there are no stale lock files to clean up."""
+"""One daemon per SQLite ledger, one leader per PostgreSQL ledger: locks that the kernel or the
+server releases when their holder dies, so there are no stale lock files to clean up."""
 
 from __future__ import annotations
 
@@ -15,22 +15,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bot.engine import try_daemon_lock
-from bot.errors import ConfigError, StoreError
+from bot.errors import ConfigError
 from bot.store_base import reason
 
-__all__ = ["DaemonLock", "ServerLock", "daemon_lock", "lock_path"]
+__all__ = ["DaemonLock", "Leadership", "daemon_lock", "lock_path"]
 
 _APP_PREFIX = "bot run: "  # PostgreSQL application_name of the lock's connection
 
 
 def daemon_lock(database_url: str) -> AbstractContextManager:
-    """The lock for a daemon on this ledger: flock beside a SQLite file, an advisory lock on
-    PostgreSQL. Entering it raises ConfigError (exit 2) naming the daemon that holds it."""
+    """The lock for a daemon on this ledger. SQLite: flock beside the file; entering it raises
+    ConfigError (exit 2) naming the daemon that holds it. PostgreSQL: a `Leadership`, which
+    daemons share and take turns to hold (SPEC section 8)."""
     path = lock_path(database_url)
     if path is not None:
         return DaemonLock(path, database_url)
     if make_url(database_url).get_backend_name() == "postgresql":
-        return ServerLock(database_url)
+        return Leadership(database_url)
     raise ConfigError(f"bot run needs a SQLite file or PostgreSQL database, not {database_url}")
 
 
@@ -89,11 +90,13 @@ class DaemonLock:
         self.release()
 
 
-class ServerLock:
-    """A PostgreSQL session advisory lock, held by one dedicated connection for the daemon's life.
+class Leadership:
+    """PostgreSQL: the ledger's leader lock, a session advisory lock on one dedicated connection.
 
-    The server drops it when that connection ends (exit, kill, network loss). Its
-    application_name, "bot run: pid N on HOST", lets a refused second daemon name the first.
+    SPEC section 8: daemons sharing a PostgreSQL ledger take turns to lead. `try_lead` never
+    waits: it keeps the lock if held (checking that its connection is alive) or tries to take it.
+    The server drops the lock when the holder's connection ends (exit, kill, network loss). Its
+    application_name, "bot run: pid N on HOST", lets a standby say who leads.
     """
 
     def __init__(self, database: str):
@@ -104,23 +107,44 @@ class ServerLock:
             url, poolclass=NullPool, connect_args={"application_name": name[:63]}
         )
         self._conn = None
+        self.why = "not tried yet"
 
-    def __enter__(self) -> ServerLock:
+    def try_lead(self) -> bool:
+        """True while this process leads; `why` says what stands in the way when it does not."""
         try:
+            if self._conn is not None:
+                self._conn.exec_driver_sql("SELECT 1")
+                self._conn.commit()
+                return True
             conn = self._engine.connect()
+        except SQLAlchemyError as exc:
+            self._drop()
+            self.why = f"database {self.database} failed: {reason(exc)}"
+            return False
+        try:
             holder = try_daemon_lock(conn)
         except SQLAlchemyError as exc:
-            self._engine.dispose()
-            raise StoreError(f"cannot open database {self.database}: {reason(exc)}") from None
+            conn.close()
+            self.why = f"database {self.database} failed: {reason(exc)}"
+            return False
         if holder is not None:
             conn.close()
-            self._engine.dispose()
-            raise _refusal(holder.removeprefix(_APP_PREFIX), self.database)
+            self.why = f"{holder.removeprefix(_APP_PREFIX)} leads"
+            return False
         self._conn = conn
+        return True
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()  # ends the session, and with it the lock
+            except SQLAlchemyError:
+                pass
+            self._conn = None
+
+    def __enter__(self) -> Leadership:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._conn is not None:
-            self._conn.close()  # ends the session, and with it the lock
-            self._conn = None
+        self._drop()
         self._engine.dispose()

@@ -36,6 +36,7 @@ STOP_GRACE = 7.0  # seconds to finish work in flight after SIGTERM; exit well wi
 STOP_GRACE_AFTER_CANCEL = 1.5  # then seconds for cancelled jobs to let go
 WATCH_EVERY = 1.0  # seconds between looks at the settings file
 DIGEST_EVERY = 30.0  # seconds between looks at which digests are due
+LEAD_EVERY = 2.0  # seconds between a standby daemon's tries to take the lead (PostgreSQL)
 
 
 def _now() -> datetime:
@@ -45,9 +46,13 @@ def _now() -> datetime:
 class Daemon:
     """The long-running process: polls on schedule, sends digests when due, follows the settings."""
 
-    def __init__(self, settings: Settings, store: Store, environ: dict[str, str]):
+    def __init__(self, settings: Settings, store: Store, environ: dict[str, str], leadership=None):
         self.store = store
         self.environ = environ
+        # SPEC section 8: on a shared PostgreSQL ledger one daemon leads (polls, decides what is
+        # due, composes); the others only help send. None: this daemon alone (SQLite's flock).
+        self._leadership = leadership
+        self.leading = leadership is None
         self.stopping = asyncio.Event()
         self._sending = asyncio.Lock()  # one sender at a time: two must never race for a person
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -125,6 +130,8 @@ class Daemon:
         for job in self._scheduler.get_jobs():
             if job.id.startswith("poll:"):
                 job.remove()
+        if not self.leading:
+            return
         for source in self.settings.sources:
             self._scheduler.add_job(
                 self._guarded,
@@ -141,13 +148,25 @@ class Daemon:
     async def poll_source(self, name: str) -> None:
         """Poll one source; then send instant subscribers whatever that poll queued for them."""
         source: Source | None = next((s for s in self.settings.sources if s.name == name), None)
-        if source is None or self.stopping.is_set():
+        if source is None or self.stopping.is_set() or not self.leading:
             return
         settings = replace(self.settings, sources=(source,))
         report = await poll(settings, self.store, _now(), matcher=self.matcher)
         if report.queued:
             instant = [s.email for s in self.settings.subscribers if s.cadence == "instant"]
             await self._send({email.lower(): None for email in instant})
+
+    async def lead(self) -> None:
+        """Take the lead when the leader is gone; step down when the lead was lost."""
+        leading = self._leadership.try_lead()
+        if leading == self.leading:
+            return
+        self.leading = leading
+        if leading:
+            log.warning("daemon=leader polls=%d", len(self.settings.sources))
+        else:
+            log.error("daemon=standby reason=%r", self._leadership.why)
+        self._schedule_sources()
 
     async def send_due(self) -> None:
         """Send what is due, as the database says: every 30 s, whatever woke us before.
@@ -156,6 +175,17 @@ class Daemon:
         short); a daily/weekly digest whose period has begun, holding papers queued before it;
         and any email waiting for a retry (deferred, or left `sending` by a killed process).
         """
+        if not self.leading:  # a helper only sends emails the leader composed
+            retry = self.store.open_emails()
+            await self._send(
+                {
+                    s.email.lower(): None
+                    for s in self.settings.subscribers
+                    if s.email.lower() in retry
+                },
+                compose=False,
+            )
+            return
         now = _now()
         last = self.store.last_periods()
         oldest = self.store.oldest_unassigned()
@@ -178,7 +208,7 @@ class Daemon:
                     due[email] = period.key
         await self._send(due)
 
-    async def _send(self, due: dict[str, str | None]) -> None:
+    async def _send(self, due: dict[str, str | None], compose: bool = True) -> None:
         """One send run for these subscribers (lower-case email -> digest period key or None).
 
         The outbox holds retries: linger=0 leaves a deferred email to a later tick instead of
@@ -199,6 +229,7 @@ class Daemon:
                     period=lambda subscriber: due.get(subscriber.email.lower()),
                     policy=RetryPolicy(linger=0),
                     stop=self.stopping,
+                    compose=compose,
                 )
             finally:
                 await asyncio.gather(*(t.close() for t in transports))
@@ -223,6 +254,20 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        if self._leadership is not None:
+            self.leading = self._leadership.try_lead()
+            if not self.leading:
+                log.warning("daemon=standby reason=%r", self._leadership.why)
+            self._scheduler.add_job(
+                self._guarded,
+                "interval",
+                args=[self.lead],
+                seconds=LEAD_EVERY,
+                id="lead",
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
+            )
         self._schedule_sources()
         self._scheduler.add_job(
             self._guarded,

@@ -82,6 +82,7 @@ async def send(
     policy: RetryPolicy = RetryPolicy(),
     rng: random.Random | None = None,
     stop: asyncio.Event | None = None,
+    compose: bool = True,
 ) -> SendReport:
     """Send each subscriber (of `emails`, if given) the email owed, over one or more transports.
 
@@ -89,6 +90,7 @@ async def send(
     `period(subscriber)` is stamped on a new email; no second email is made for the same
     (subscriber, period). Subscribers no longer in `settings` are left alone. Once `stop` is
     set, the emails in flight are finished and no other is started (a daemon's SIGTERM).
+    `compose=False` only sends emails already in the outbox (a daemon that does not lead).
     """
     pool = list(transports) if isinstance(transports, Sequence) else [transports]
     known = {s.email.lower(): s for s in settings.subscribers}
@@ -99,7 +101,8 @@ async def send(
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    await _fill(settings, store, renderer, now, known, scope, period, policy, report, stop)
+    if compose:
+        await _fill(settings, store, renderer, now, known, scope, period, policy, report, stop)
     await _deliver(
         settings, store, pool, scope, clock, policy, rng or random.Random(), report, stop
     )

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -279,28 +280,32 @@ def test_a_deferred_email_is_retried_by_the_daemon_without_a_new_poll(tmp_path: 
             assert daemon.stop() == 0
 
 
-def test_a_second_daemon_on_the_same_postgresql_ledger_is_refused(
+def test_daemons_sharing_a_postgresql_ledger_take_turns_to_lead(
     tmp_path: Path, pg_database_url: str
 ):
-    database = pg_database_url
-    with http_site() as site, smtp_server() as (_, port):
+    # SPEC section 8: one leader polls and composes; a standby takes over when it dies.
+    everything = _all_titles()
+    with http_site() as site, smtp_server() as (inbox, port), ExitStack() as stack:
         url = site.put("/papers", PAGE[0].read_bytes())
         config = _settings(tmp_path, url, port, [ALICE])
-        text = config.read_text(encoding="utf-8").replace("sqlite:///bot.db", database)
+        text = config.read_text(encoding="utf-8").replace("sqlite:///bot.db", pg_database_url)
         config.write_text(text, encoding="utf-8")
+        (tmp_path / "b").mkdir()
         with Daemon(tmp_path, config) as first:
-            assert _wait(lambda: "daemon=started" in first.log(), 20), first.log()
-            second = run_bot("--config", str(config), "run", cwd=tmp_path, timeout=30)
-            assert second.returncode == 2, second.stderr
-            assert second.stderr.splitlines() == [
-                f"error: another bot run (pid {first.proc.pid} on {socket.gethostname()}) is "
-                f"already running on {database}; stop it first, or give this one its own database"
-            ]
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), first.log()
+            second = Daemon(tmp_path / "b", config)
+            stack.enter_context(second)
+            assert _wait(lambda: "daemon=standby" in second.log(), 10), second.log()
+            leader = f"pid {first.proc.pid} on {socket.gethostname()} leads"
+            assert leader in second.log()
             first.proc.kill()  # no clean exit: the server drops the lock with the session
             first.proc.wait(10)
-        with Daemon(tmp_path, config) as third:
-            assert _wait(lambda: "daemon=started" in third.log(), 20), third.log()
-            assert third.stop() == 0
+            assert _wait(lambda: "daemon=leader" in second.log(), 15), second.log()
+            site.put("/papers", PAGE[1].read_bytes())
+            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), second.log()
+            assert titles_in(_mail_for(inbox, ALICE)[1], everything) == _expected(ALICE, 1)
+            assert second.stop() == 0
+        assert len(inbox.received) == 2
 
 
 class _SlowToQueue(Inbox):
