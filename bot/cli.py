@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import __version__
+from bot.cli_args import date, positive, protect_queries
 from bot.cli_subscribers import add_subscriber_commands
 from bot.errors import BotError, ConfigError
 
@@ -31,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit code: 0 done, 1 the work failed, 2 bad settings or arguments."""
     try:
-        args = _build_parser().parse_args(_protect_queries(sys.argv[1:] if argv is None else argv))
+        args = _build_parser().parse_args(protect_queries(sys.argv[1:] if argv is None else argv))
         # The daemon tells its story at info. A one-shot command prints its own one-line errors,
         # so its log stays silent unless asked for (else one failure would show up three times).
         _configure_logging(args.log_level or ("info" if args.command is _run else "critical"))
@@ -47,53 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`bot search … | head`): stop quietly, as other Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
-
-
-# Options that take a value, for telling a query such as "-medical" from an option.
-_VALUED = {"--config", "--log-level", "--since", "--limit", "--html", "--name", "--cadence"}
-_QUERY_OPTIONS = {"-k", "--keyword", "--add-keyword", "--remove-keyword"}
-
-
-def _protect_queries(argv: Sequence[str]) -> list[str]:
-    """Let a query start with "-" (SPEC section 5: `-medical`), which argparse takes for an option.
-
-    `-k -medical` becomes `-k=-medical`; the QUERY of `search`/`explain` that starts with "-" is
-    moved behind "--". Anything else is left for argparse to judge.
-    """
-    out: list[str] = []
-    tokens = list(argv)
-    command = None
-    query: list[str] = []
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if token == "--":
-            out.extend(tokens[i:])
-            break
-        if token in _QUERY_OPTIONS and i + 1 < len(tokens):
-            out.append(f"{token}={tokens[i + 1]}")
-            i += 2
-            continue
-        if token in _VALUED:
-            out.extend(tokens[i : i + 2])
-            i += 2
-            continue
-        if command is None and not token.startswith("-"):
-            command = token
-        elif (
-            command in ("search", "explain")
-            and token.startswith("-")
-            and len(token) > 1
-            and token.split("=", 1)[0] not in (_VALUED | {"--json", "-h", "--help"})
-        ):
-            query.append(token)
-            i += 1
-            continue
-        out.append(token)
-        i += 1
-    if query and "--" not in out:
-        out += ["--", *query]
-    return out
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -134,8 +88,8 @@ def _build_parser() -> argparse.ArgumentParser:
     search = command("search", _search, "the stored papers that match QUERY, newest first")
     search.add_argument("query")
     search.add_argument("--json", action="store_true", help="one JSON array")
-    search.add_argument("--since", metavar="DATE", type=_date, help="first seen on or after DATE")
-    search.add_argument("--limit", metavar="N", type=_positive, default=50, help="default: 50")
+    search.add_argument("--since", metavar="DATE", type=date, help="first seen on or after DATE")
+    search.add_argument("--limit", metavar="N", type=positive, default=50, help="default: 50")
     explain = command("explain", _explain, "how a query is parsed, or where it is wrong")
     explain.add_argument("query")
     status = command("status", _status, "sources, papers seen, deliveries per subscriber")
@@ -171,23 +125,6 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
-
-
-def _date(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number from 1 up: {text!r}")
-    return number
 
 
 def _now() -> datetime:

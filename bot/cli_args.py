@@ -1,0 +1,72 @@
+"""Reading the command line: option values and queries that argparse would misread."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+__all__ = ["protect_queries", "date", "positive"]
+
+# Options that take a value, for telling a query such as "-medical" from an option.
+_VALUED = {"--config", "--log-level", "--since", "--limit", "--html", "--name", "--cadence"}
+_QUERY_OPTIONS = {"-k", "--keyword", "--add-keyword", "--remove-keyword"}
+
+
+def protect_queries(argv: Sequence[str]) -> list[str]:
+    """Let a query start with "-" (SPEC section 5: `-medical`), which argparse takes for an option.
+
+    `-k -medical` becomes `-k=-medical`; the QUERY of `search`/`explain` that starts with "-" is
+    moved behind "--". Anything else is left for argparse to judge.
+    """
+    out: list[str] = []
+    tokens = list(argv)
+    command = None
+    query: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            out.extend(tokens[i:])
+            break
+        if token in _QUERY_OPTIONS and i + 1 < len(tokens):
+            out.append(f"{token}={tokens[i + 1]}")
+            i += 2
+            continue
+        if token in _VALUED:
+            out.extend(tokens[i : i + 2])
+            i += 2
+            continue
+        if command is None and not token.startswith("-"):
+            command = token
+        elif (
+            command in ("search", "explain")
+            and token.startswith("-")
+            and len(token) > 1
+            and token.split("=", 1)[0] not in (_VALUED | {"--json", "-h", "--help"})
+        ):
+            query.append(token)
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    if query and "--" not in out:
+        out += ["--", *query]
+    return out
+
+
+def date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number from 1 up: {text!r}")
+    return number
