@@ -185,7 +185,8 @@ def _run_poll(settings, store, *, mark_seen: bool) -> int:
         elif outcome.unchanged:
             print(f"{outcome.name}: unchanged since the last poll")
         else:
-            print(f"{outcome.name}: {outcome.listed} papers listed")
+            skipped = f" ({outcome.skipped})" if outcome.skipped else ""
+            print(f"{outcome.name}: {outcome.listed} papers listed{skipped}")
     queued = "no email queued (--mark-seen)" if mark_seen else f"{report.queued} deliveries queued"
     print(f"{len(report.new)} new papers recorded, {queued}")
     return EXIT_FAILED if report.failed else EXIT_OK

@@ -19,6 +19,7 @@ from bot.fetch import Fetched, Fetcher, redact_url
 from bot.match import Matcher
 from bot.models import Paper, Settings, Source, Subscriber
 from bot.sources.hf_daily import catch_up_urls
+from bot.sources.listing import Listing
 from bot.store import SourceState, Store
 
 __all__ = ["SourceOutcome", "PollReport", "poll", "compile_matcher"]
@@ -37,6 +38,7 @@ class SourceOutcome:
     unchanged: bool = False
     error: str | None = None
     deferred: bool = False  # not asked this poll: its server asked to retry later
+    skipped: str = ""  # entries the parser left out, and why ("1 entry skipped: …"); "" if none
 
 
 @dataclass(slots=True)
@@ -145,7 +147,8 @@ async def _poll_source(
                 async with gate:
                     extra.append(await fetcher.fetch(url))
         main = _parse(source, fetched)
-        caught_up = [paper for got in extra for paper in _parse(source, got)]
+        days = [_parse(source, got) for got in extra]
+        caught_up = [paper for day in days for paper in day]
     except (FetchError, ParseError) as exc:
         return _Polled([], SourceOutcome(source.name, error=str(exc)), before)
     papers = [p for p in (_tag(paper, source) for paper in main + caught_up) if not p.revision]
@@ -156,14 +159,23 @@ async def _poll_source(
         validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
         count = len(main)  # the listing's own size, revisions included, catch-up days not
     unchanged = fetched.body is None and not papers
-    outcome = SourceOutcome(source.name, listed=len(papers), unchanged=unchanged)
+    skipped = Listing(skipped=_total_skipped([main, *days])).describe_skipped()
+    outcome = SourceOutcome(source.name, len(papers), unchanged, skipped=skipped)
     return _Polled(papers, outcome, before, count, validators)
 
 
-def _parse(source: Source, fetched: Fetched) -> list[Paper]:
-    """The papers of one fetched body of `source`; [] for a 304."""
+def _total_skipped(listings: list[Listing]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for listing in listings:
+        for reason, count in listing.skipped.items():
+            total[reason] = total.get(reason, 0) + count
+    return total
+
+
+def _parse(source: Source, fetched: Fetched) -> Listing:
+    """The papers of one fetched body of `source` (with what it left out); empty for a 304."""
     if fetched.body is None:
-        return []
+        return Listing()
     return sources.parse(
         source.type, fetched.body, content_type=fetched.content_type, url=source.url
     )
@@ -181,6 +193,8 @@ def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime
         alert = health.failure_alert(result.before, now, outcome.error)
         store.save_poll(source.name, now, error=outcome.error)
     else:
+        if outcome.skipped:  # an entry left out is said out loud, never dropped in silence
+            log.warning("source=%s url=%s %s", source.name, where, outcome.skipped)
         alert = None if outcome.unchanged else health.empty_alert(result.before, now, result.count)
         store.save_poll(source.name, now, count=result.count, **result.validators)
     if alert:

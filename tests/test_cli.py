@@ -263,3 +263,18 @@ def test_preview_shows_the_headers_and_a_closed_pipe_is_no_traceback(tmp_path: P
     reader.stdout.close()  # like `| head -1`
     _, err = reader.communicate(timeout=60)
     assert b"Traceback" not in err
+
+
+def test_a_feed_entry_left_out_is_said_not_dropped_in_silence(tmp_path: Path):
+    feed = FIXTURES / "odd" / "feedparser" / "illformed" / "chardet" / "tis620.xml"
+    with http_site() as site:
+        url = site.put("/feed", feed.read_bytes(), content_type="application/rss+xml")
+        (tmp_path / "settings.toml").write_text(
+            f'[[sources]]\nname = "thai"\ntype = "feed"\nurl = "{url}"\n' + GOOD_PERSON,
+            encoding="utf-8",
+        )
+        result = run_bot("fetch", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "thai: 0 papers listed (1 entry skipped: 1 feed item without a title, arXiv id or DOI)"
+    )

@@ -259,6 +259,8 @@ def test_generic_items_without_title_are_skipped_and_only_http_links_kept():
     ]
     assert papers[1].arxiv_id == "2604.21935"
     assert papers[2].doi == "10.1000/abc.1"
+    # Left out, but never silently: the listing counts them for the poll log.
+    assert papers.skipped == {"feed item without a title, arXiv id or DOI": 2}
 
 
 def test_generic_atom_with_html_title_and_content():
@@ -309,6 +311,10 @@ def test_truncated_feed_drops_the_cut_off_last_entry():
     # Cut inside the third item: feedparser still yields it, without abstract or announce type.
     papers = parse("feed", body[: len(body) - 1500])
     assert [p.arxiv_id for p in papers] == ["2604.21935", "2604.21936"]
+    assert papers.describe_skipped() == (
+        "1 entry skipped: 1 feed item cut off by a truncated document "
+        "(read again when it comes whole)"
+    )
     # Cut inside the second item of three: one whole paper left.
     assert [p.arxiv_id for p in parse("feed", body[:3000])] == ["2604.21935"]
 
@@ -498,3 +504,69 @@ def test_a_feed_cut_inside_its_only_entry_yields_nothing():
     cut = body.index(b"<dc:identifier>")
     assert parse("feed", body[:cut]) == []
     assert [p.doi for p in parse("feed", body)] == ["10.1101/857789"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Items without a title: kept when they have an identity apart from the title, else counted
+
+
+def test_untitled_items_with_an_arxiv_id_or_doi_are_titled_by_their_first_sentence():
+    body = rss(
+        "<link>https://arxiv.org/abs/2604.00007v1</link><description>We prove the bound is "
+        "tight. It holds for all n.</description>",
+        "<guid>doi:10.1000/XYZ.9</guid><description>&lt;p&gt;Is attention enough? We argue it "
+        "is not.&lt;/p&gt;</description>",
+        "<link>https://doi.org/10.1000/empty</link>",
+        "<link>https://example.org/post</link><description>A post. With text.</description>",
+    )
+    papers = parse("feed", body)
+    assert [(p.title, p.abstract, p.arxiv_id, p.doi) for p in papers] == [
+        ("We prove the bound is tight", "We prove the bound is tight. It holds for all n.",
+         "2604.00007", None),
+        ("Is attention enough?", "Is attention enough? We argue it is not.", None, "10.1000/xyz.9"),
+    ]  # fmt: skip
+    assert papers.skipped == {
+        "feed item with an arXiv id or DOI but no title or abstract": 1,
+        "feed item without a title, arXiv id or DOI": 1,
+    }
+
+
+def test_untitled_arxiv_announcement_is_kept():
+    item = (
+        "<link>https://arxiv.org/abs/2604.00002</link><description>arXiv:2604.00002v1 Announce "
+        "Type: new \nAbstract: Sparse probes find syntax. They are cheap.</description>"
+    )
+    (paper,) = parse("feed", rss(item, channel_title="cs.CL updates on arXiv.org"))
+    assert (paper.title, paper.arxiv_id, paper.revision) == (
+        "Sparse probes find syntax",
+        "2604.00002",
+        False,
+    )
+
+
+def test_derived_title_is_cut_at_a_word():
+    words = " ".join(["token"] * 60)  # 359 characters, no sentence end before the last
+    item = f"<guid>doi:10.1000/long</guid><description>{words}.</description>"
+    (paper,) = parse("feed", rss(item))
+    assert paper.title == " ".join(["token"] * 33) + "..."
+    assert len(paper.title) <= 200
+
+
+def test_announcement_feed_item_without_announce_type_is_counted():
+    items = ["<title>No Type</title><link>https://arxiv.org/abs/2604.00003</link>"]
+    papers = parse("feed", rss(*items, channel_title="cs.CL updates on arXiv.org"))
+    assert papers == []
+    assert papers.skipped == {
+        "arXiv announcement item without an announce type (new or revision?)": 1
+    }
+
+
+@pytest.mark.parametrize("name", ["tis620.xml", "windows1255.xml"])
+def test_description_only_legacy_items_are_counted_not_silently_dropped(name):
+    # feedparser's chardet tests: one <item> holding only a <description> (Thai, Hebrew news),
+    # no title, link, guid, arXiv id or DOI: nothing to know the item by, so no paper.
+    papers = feed(f"odd/feedparser/illformed/chardet/{name}")
+    assert papers == []
+    assert papers.describe_skipped() == (
+        "1 entry skipped: 1 feed item without a title, arXiv id or DOI"
+    )

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import html
+import json
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import http_site
 
 from bot.errors import ParseError
+from bot.models import Settings, Source, Subscriber
+from bot.pipeline import poll
 from bot.sources import parse
+from bot.sources.site_message import is_site_message
+from bot.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
@@ -336,3 +345,182 @@ def test_html_pages_without_usable_data_are_parse_errors(body, message):
 def test_unknown_source_type_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown source type 'rss'"):
         parse("rss", b"")
+
+
+# ---------------------------------------------------------------------------------------------
+# A paper is never lost because its abstract is short (a reviewer's page: 80 listed, not 81)
+
+SHORT = "We show that short abstracts exist."
+
+
+def real_blocks(name: str = "000_14d685580f9831a7.txt") -> list[str]:
+    return (PAGES / name).read_text(encoding="utf-8").strip().split("\n\n")
+
+
+@pytest.mark.parametrize("at", [5, 7, 85, 165], ids=["first", "second", "middle", "last"])
+def test_real_page_with_a_paper_with_a_one_sentence_abstract_lists_it(at):
+    blocks = real_blocks()
+    blocks[at:at] = ["Short Abstracts Exist", SHORT]
+    papers = parse("page", "\n\n".join(blocks).encode())
+    assert len(papers) == 81
+    assert pairs(papers)[(at - 5) // 2] == ("Short Abstracts Exist", SHORT)
+    assert papers.skipped == {}
+    # Every other paper is still there, title and abstract exactly as written.
+    assert pairs(papers) == list(zip(blocks[5::2], blocks[6::2], strict=True))
+
+
+@pytest.mark.parametrize("name", ["000_14d685580f9831a7.txt", "003_0b21518f7ee75860.txt"])
+def test_real_page_with_one_abstract_shortened_keeps_every_paper(name):
+    blocks = real_blocks(name)
+    blocks[6] = SHORT  # the first paper's abstract
+    blocks[-1] = "Models trained this way are smaller."  # the last paper's abstract
+    papers = parse("page", "\n\n".join(blocks).encode())
+    assert [len(papers), papers[0].title, papers[0].abstract] == [
+        (len(blocks) - 5) // 2,
+        blocks[5],
+        SHORT,
+    ]
+    assert (papers[-1].title, papers[-1].abstract) == (
+        blocks[-2],
+        "Models trained this way are smaller.",
+    )
+
+
+def test_short_abstract_paper_served_over_http_is_recorded_with_its_title_and_link(tmp_path):
+    blocks = real_blocks()
+    blocks[85:85] = ["Short Abstracts Exist", SHORT]
+    with http_site() as site, Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        url = site.put("/papers.txt", "\n\n".join(blocks))
+        settings = Settings(
+            path=tmp_path / "settings.toml",
+            sources=(Source(name="hf-text", type="page", url=url),),
+            subscribers=(Subscriber(email="alice@example.org", keywords=("short",)),),
+        )
+        report = asyncio.run(poll(settings, store, datetime(2026, 3, 12, 9, tzinfo=UTC)))
+    assert [(o.name, o.listed, o.error) for o in report.sources] == [("hf-text", 81, None)]
+    (paper,) = [p for p in report.new if p.abstract == SHORT]
+    # The text format has no per-paper link, so the listing page is the paper's link.
+    assert (paper.title, paper.url, paper.sources) == ("Short Abstracts Exist", url, ("hf-text",))
+
+
+def test_title_ending_in_a_full_stop_above_its_abstract_stays_a_title():
+    stopped = "Scaling laws are not universal."
+    body = page("First Title", ABSTRACT_1, stopped, ABSTRACT_2)
+    assert pairs(parse("page", body)) == [("First Title", ABSTRACT_1), (stopped, ABSTRACT_2)]
+
+
+def test_short_sentence_then_longer_paragraph_is_one_abstract():
+    body = page("First Title", SHORT, ABSTRACT_1, "Second Title: A Study", ABSTRACT_2)
+    assert pairs(parse("page", body)) == [
+        ("First Title", f"{SHORT} {ABSTRACT_1}"),
+        ("Second Title: A Study", ABSTRACT_2),
+    ]
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        ["Load more", "All rights reserved."],
+        ["Load more", "Example Papers Ltd. All rights reserved."],
+        ["Mar 12", "No papers found."],
+        ["Thursday, March 12, 2026", "Nothing was listed on this day."],
+        ["Daily Papers", "Get trending papers in your email inbox!", "Subscribe"],
+        ["Papers of the Day", "Humans vs. Machines et al."],
+    ],
+    ids=["reserved", "company-reserved", "no-papers", "date", "labels", "abbreviation"],
+)
+def test_header_and_footer_lines_with_full_stops_are_not_papers(blocks):
+    assert pairs(parse("page", page(*blocks, *BODY, *blocks))) == EXPECTED
+    assert parse("page", page(*blocks)) == []
+
+
+def test_prose_without_a_title_is_counted_as_skipped():
+    papers = parse("page", page("Mar 12", ABSTRACT_1, ABSTRACT_2, "Load more", *BODY))
+    assert pairs(papers) == EXPECTED
+    assert papers.skipped == {"paragraph of prose without a title line before it": 1}
+    assert papers.describe_skipped() == (
+        "1 entry skipped: 1 paragraph of prose without a title line before it"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Error, maintenance, sign-in and robot-check pages are not listings
+
+NOT_A_LISTING = (
+    "the plain-text page does not look like a listing of papers: it is a site message headed "
+    "{!r} (an error, maintenance or sign-in page), not titles with abstracts; if this lasts, "
+    "check the source url"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "heading"),
+    [
+        (
+            "Service Unavailable\n\nThe server is temporarily unable to service your request due "
+            "to maintenance downtime or capacity problems. Please try again later.\n",
+            "Service Unavailable",
+        ),
+        (
+            "Example Papers\n\nDown for maintenance\n\nWe are upgrading the database and will be "
+            "back within the hour. Thank you for your patience.\n",
+            "Down for maintenance",
+        ),
+        (
+            "503 Service Temporarily Unavailable\n\nnginx/1.24.0\n",
+            "503 Service Temporarily Unavailable",
+        ),
+        (
+            "Just a moment...\n\nChecking if the site connection is secure\n\nexample.org needs to "
+            "review the security of your connection before proceeding.\n\nEnable JavaScript and "
+            "cookies to continue\n",
+            "Just a moment...",
+        ),
+        (
+            "Sign in to Example Papers\n\nYou must be signed in to read the daily listing. Sign in "
+            "with your email address and password.\n",
+            "Sign in to Example Papers",
+        ),
+        (
+            "Example Papers\n\nSign in\n\nEmail\n\nPassword\n\nForgot your password?\n\nNew here? "
+            "You need an account to read the daily listing; it takes a minute.\n",
+            "Forgot your password?",
+        ),
+    ],
+    ids=["maintenance-503", "maintenance", "nginx-503", "challenge", "login", "login-form"],
+)
+def test_site_message_pages_are_parse_errors(text, heading):
+    with pytest.raises(ParseError) as caught:
+        parse("page", text.encode(), content_type="text/plain")
+    assert str(caught.value) == NOT_A_LISTING.format(heading)
+
+
+def test_a_real_listing_is_never_taken_for_a_site_message():
+    # No title or abstract of the 233 real papers reads as a site message...
+    for name in (
+        "000_14d685580f9831a7.txt",
+        "001_895ba66bf99779a7.txt",
+        "003_0b21518f7ee75860.txt",
+    ):
+        for paper in parse("page", (PAGES / name).read_bytes()):
+            assert not is_site_message(paper.title, paper.abstract), paper.title
+    # ...and one real paper among site-message-looking blocks keeps the page a listing.
+    body = page("Sign in", "Forbidden", SHORT, "First Title", ABSTRACT_1)
+    assert pairs(parse("page", body)) == [("Forbidden", SHORT), ("First Title", ABSTRACT_1)]
+    assert pairs(parse("page", page("Mar 12", "Probing Syntax", SHORT))) == [
+        ("Probing Syntax", SHORT)
+    ]
+
+
+def test_hf_html_items_without_id_or_title_are_counted_as_skipped():
+    good = {"paper": {"id": "2410.17243", "title": "A Title", "summary": "S."}, "title": "A Title"}
+    items = [good, {"paper": {"title": "No id"}}, {"paper": {"id": "2410.00001"}}, "junk"]
+    props = html.escape(json.dumps({"dailyPapers": items}), quote=True)
+    body = f'<html><div data-target="DailyPapers" data-props="{props}"></div></html>'.encode()
+    papers = parse("page", body)
+    assert titles(papers) == ["A Title"]
+    assert papers.skipped == {
+        "daily-papers item without paper.id": 1,
+        "daily-papers item without a title": 1,
+        "daily-papers item without a paper object": 1,
+    }

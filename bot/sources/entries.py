@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,20 @@ from bot.sources.arxiv import Announcement, arxiv_categories, is_revision, read_
 from bot.sources.authors import split_arxiv_authors, split_author_string
 from bot.sources.text import collapse, html_to_text, http_url, utc_from_struct
 
-__all__ = ["paper_from_entry", "is_arxiv_announce_feed"]
+__all__ = [
+    "paper_from_entry",
+    "is_arxiv_announce_feed",
+    "title_from_abstract",
+    "MAX_DERIVED_TITLE",
+    "SKIPPED_NO_TITLE",
+    "SKIPPED_NO_TEXT",
+    "SKIPPED_NO_ANNOUNCE_TYPE",
+]
+
+MAX_DERIVED_TITLE = 200  # characters; the longest title in the sample pages is 174
+SKIPPED_NO_TITLE = "feed item without a title, arXiv id or DOI"
+SKIPPED_NO_TEXT = "feed item with an arXiv id or DOI but no title or abstract"
+SKIPPED_NO_ANNOUNCE_TYPE = "arXiv announcement item without an announce type (new or revision?)"
 
 # Nature's content:encoded starts with "<p>Nature, Published online: 18 July 2024; <a ...>doi:...
 # </a></p>" before a one-line teaser: boilerplate, not an abstract (FORMATS.md section 5).
@@ -27,6 +41,8 @@ _PUBLISHED_ONLINE_HTML = re.compile(
 _PUBLISHED_ONLINE_TEXT = re.compile(r"^[^;]{0,120}?Published online:[^;]*;\s*doi:\S+\s*", re.I)
 _MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 _API_ENTRY = re.compile(r"^https?://(?:export\.)?arxiv\.org/abs/", re.IGNORECASE)
+# A sentence ends at ".", "!" or "?" before a space and a capital, digit or opening quote/bracket.
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[\u2018\u201cA-Z0-9])")
 
 
 def is_arxiv_announce_feed(feed: Mapping[str, Any], entries: list[Any]) -> bool:
@@ -36,24 +52,48 @@ def is_arxiv_announce_feed(feed: Mapping[str, Any], entries: list[Any]) -> bool:
     return collapse(feed.get("title")).lower().endswith("updates on arxiv.org")
 
 
-def paper_from_entry(entry: Mapping[str, Any], *, announce_feed: bool = False) -> Paper | None:
-    """The Paper an entry describes; None when it has no usable title, or when it is an entry of
-    an arXiv announcement feed without an announce type (new and replace cannot be told apart).
+def paper_from_entry(entry: Mapping[str, Any], *, announce_feed: bool = False) -> Paper | str:
+    """The Paper an entry describes, or a str: the one-line reason it is not one.
+
+    An entry without a title is still a paper when it has an arXiv id or DOI, its identity apart
+    from the title (SPEC section 4), and an abstract: its title is then the abstract's first
+    sentence. Without those it has nothing to be known, matched or listed by, and is left out
+    ("feed item without a title, arXiv id or DOI"). So is an entry of an arXiv announcement feed
+    without an announce type: new and replace cannot be told apart.
     """
     title = _field_text(entry, "title")
-    if not title:
-        return None
     announcement = read_announcement(entry.get("summary"))
     announce_type = collapse(entry.get("arxiv_announce_type")).lower() or (
         announcement.announce_type if announcement else ""
     )
     if announce_type or announcement:
-        return _announced_paper(entry, title, announce_type, announcement)
-    if announce_feed:
-        return None
-    if _API_ENTRY.match(str(entry.get("id", ""))):
-        return _api_paper(entry, title)
-    return _generic_paper(entry, title)
+        paper = _announced_paper(entry, title, announce_type, announcement)
+    elif announce_feed:
+        return SKIPPED_NO_ANNOUNCE_TYPE
+    elif _API_ENTRY.match(str(entry.get("id", ""))):
+        paper = _api_paper(entry, title)
+    else:
+        paper = _generic_paper(entry, title)
+    if paper.title:
+        return paper
+    if not (paper.arxiv_id or paper.doi):
+        return SKIPPED_NO_TITLE
+    if not paper.abstract:
+        return SKIPPED_NO_TEXT
+    return replace(paper, title=title_from_abstract(paper.abstract))
+
+
+def title_from_abstract(abstract: str) -> str:
+    """A stand-in title for an entry that has none: the abstract's first sentence without its
+    full stop, cut at a word to at most MAX_DERIVED_TITLE characters (with "...").
+    """
+    found = _SENTENCE_END.search(abstract, 12)  # not inside a leading "Dr." or "(a)."
+    sentence = abstract[: found.start() + 1] if found else abstract
+    sentence = sentence.rstrip(".").strip() or abstract
+    if len(sentence) <= MAX_DERIVED_TITLE:
+        return sentence
+    cut = sentence[: MAX_DERIVED_TITLE - 2].rsplit(" ", 1)[0] or sentence[: MAX_DERIVED_TITLE - 3]
+    return cut.rstrip(" ,;:") + "..."
 
 
 def _announced_paper(

@@ -16,11 +16,13 @@ from xml.sax import SAXParseException
 import feedparser
 
 from bot.errors import ParseError
-from bot.models import Paper
 from bot.sources.entries import is_arxiv_announce_feed, paper_from_entry
+from bot.sources.listing import Listing
 from bot.sources.text import collapse, html_page_title, html_to_text, looks_like_html
 
-__all__ = ["parse_feed", "MAX_ENTITY_TEXT", "MAX_ENTITY_EXPANSION"]
+__all__ = ["parse_feed", "MAX_ENTITY_TEXT", "MAX_ENTITY_EXPANSION", "SKIPPED_CUT_OFF"]
+
+SKIPPED_CUT_OFF = "feed item cut off by a truncated document (read again when it comes whole)"
 
 # Internal-subset entities with more replacement text than this are refused: expat rejects the
 # amplification, feedparser then retries with its loose parser, which expands them anyway
@@ -36,8 +38,9 @@ _ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 _TRUNCATION_FIELDS = ("id", "link", "title", "summary", "arxiv_announce_type", "published")
 
 
-def parse_feed(body: bytes, *, content_type: str | None = None, url: str = "") -> list[Paper]:
-    """The papers of an RSS/Atom body, in feed order; [] for a real feed with no entries.
+def parse_feed(body: bytes, *, content_type: str | None = None, url: str = "") -> Listing:
+    """The papers of an RSS/Atom body, in feed order; [] for a real feed with no entries. Entries
+    that are not papers (entries.paper_from_entry) or were cut off are counted in `skipped`.
 
     `content_type` is the HTTP Content-Type (it can name the charset); `url` is where the body came
     from, used only to resolve relative links. Raises ParseError for a body that is not a feed (an
@@ -55,14 +58,21 @@ def parse_feed(body: bytes, *, content_type: str | None = None, url: str = "") -
         reason = html_to_text(feed_info.get("subtitle")) or feed_title
         raise ParseError(f"arXiv feed error: {reason}")
     entries = _complete_entries(result, body)
+    listing = Listing()
+    listing.skip(SKIPPED_CUT_OFF, len(result.get("entries", [])) - len(entries))
     for entry in entries:
         if "arxiv.org/api/errors" in str(entry.get("id", "")):
             # The API answers HTTP 200 with one entry whose summary is the error (FORMATS 4).
             message = collapse(entry.get("summary")) or collapse(entry.get("title")) or "unknown"
             raise ParseError(f"arXiv API error: {message}")
     announce_feed = is_arxiv_announce_feed(feed_info, entries)
-    papers = (paper_from_entry(entry, announce_feed=announce_feed) for entry in entries)
-    return [paper for paper in papers if paper is not None]
+    for entry in entries:
+        paper = paper_from_entry(entry, announce_feed=announce_feed)
+        if isinstance(paper, str):
+            listing.skip(paper)
+        else:
+            listing.append(paper)
+    return listing
 
 
 def _run_feedparser(body: bytes, content_type: str | None, url: str) -> Any:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from bot.errors import ParseError
 from bot.identity import arxiv_id
 from bot.models import Paper
+from bot.sources.listing import Listing
 from bot.sources.text import collapse, utc_from_iso
 
 __all__ = ["parse_daily_papers", "papers_from_items", "load_json", "catch_up_urls", "CATCH_UP_DAYS"]
@@ -23,7 +24,7 @@ CATCH_UP_DAYS = 7  # at most this many missed days are asked for after a downtim
 _PERIOD_PARAMETERS = {"date", "week", "month"}
 
 
-def parse_daily_papers(body: bytes) -> list[Paper]:
+def parse_daily_papers(body: bytes) -> Listing:
     """The papers of a daily-papers JSON array, in listed order; [] for an empty day.
 
     Raises ParseError for a body that is not JSON, an API error object ({"error": ...}), or
@@ -54,36 +55,43 @@ def load_json(body: bytes) -> Any:
         raise ParseError("not JSON: the document is nested too deeply") from None
 
 
-def papers_from_items(items: list[Any]) -> list[Paper]:
+def papers_from_items(items: list[Any]) -> Listing:
     """The papers of daily-paper items (the API's and the HTML page's `dailyPapers` are the same).
 
-    Items without a paper id or title are skipped, and so are withdrawn papers (`withdrawnAt`).
-    Raises ParseError when there are items but none is usable: the format has changed, and a
-    silent empty listing would hide that for ever.
+    Items without a paper id or title are left out and counted in `skipped`; withdrawn papers
+    (`withdrawnAt`) are left out on purpose (FORMATS.md section 1) and not counted. Raises
+    ParseError when there are items but none is usable: the format has changed, and a silent
+    empty listing would hide that for ever.
     """
-    papers = [paper for paper in map(_paper_from_item, items) if paper is not None]
-    if items and not papers and not any(_is_withdrawn(item) for item in items):
+    listing = Listing()
+    for item in items:
+        if _is_withdrawn(item):
+            continue
+        paper = _paper_from_item(item)
+        if isinstance(paper, str):
+            listing.skip(paper)
+        else:
+            listing.append(paper)
+    if items and not listing and not any(_is_withdrawn(item) for item in items):
         raise ParseError(
             f"no usable daily-paper items among {len(items)}: "
             "each item needs paper.id and a title (has the Hugging Face format changed?)"
         )
-    return papers
+    return listing
 
 
-def _paper_from_item(item: Any) -> Paper | None:
-    """One Paper from one item; None without a usable id or title, or when withdrawn."""
-    if not isinstance(item, dict) or _is_withdrawn(item):
-        return None
-    paper = item.get("paper")
+def _paper_from_item(item: Any) -> Paper | str:
+    """One Paper from one item that is not withdrawn, or the reason it is not usable."""
+    paper = item.get("paper") if isinstance(item, dict) else None
     if not isinstance(paper, dict):
-        return None
+        return "daily-papers item without a paper object"
     raw_id = paper.get("id")
     if not isinstance(raw_id, str) or not collapse(raw_id):
-        return None
+        return "daily-papers item without paper.id"
     raw_id = collapse(raw_id)
     title = _text(item.get("title")) or _text(paper.get("title"))
     if not title:
-        return None
+        return "daily-papers item without a title"
     known = arxiv_id(raw_id)
     return Paper(
         title=title,

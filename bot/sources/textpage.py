@@ -2,21 +2,33 @@
 
 Pure. The shape (SPEC section 3, ../shared/fixtures/pages/): an optional header of short lines
 ("new", "Subscribe", "Mar 12"), then title / abstract pairs, blank lines between blocks, maybe a
-footer ("Load more", "(c) 2026 ..."). Papers are recognised by shape, never by line position:
+footer ("Load more", "(c) 2026 ..."). A paper there has a title and an abstract and nothing else:
+no link, no id. Papers are recognised by shape, never by line position:
 
 1. Lines are grouped into paragraphs. A blank line always ends one. Inside a block of consecutive
    lines, a line break is a hard break (not a wrap) when either line is longer than any wrapped
    line would be (MAX_WRAP), or when the next line's first word would have fitted on the line
    before it: a greedy wrapper (textwrap, editors, mail clients) never breaks early, so an early
-   break was typed. Wrapped abstracts stay one paragraph; "Title\\nAbstract..." splits in two.
+   break was typed. Wrapped abstracts stay one paragraph; "Title\nAbstract..." splits in two.
 2. A paragraph is an ABSTRACT when it has at least MIN_ABSTRACT_WORDS words and reads as prose:
    longer than any title (MAX_TITLE), or two sentences or more, or one sentence ending in a full
-   stop that is not in Title Case. Otherwise a paragraph of at most MAX_TITLE characters is a
-   TITLE candidate; anything else is NOISE, and so is a copyright footer (a paragraph starting
-   with "\u00a9", "(c) 2026" or "Copyright 2026", or a title-length one containing "\u00a9").
-3. A paper is a TITLE immediately followed by one ABSTRACT; further ABSTRACT paragraphs right after
-   it are more paragraphs of the same abstract. A TITLE followed by another TITLE was header or
-   footer noise and is dropped, as is prose with no title before it.
+   stop that is not in Title Case. A shorter paragraph that is such a sentence (capital or digit
+   first, full stop last, not Title Case, at least MIN_SENTENCE_WORDS words: "We show that short
+   abstracts exist.") is a SENTENCE, which context makes an abstract or a title (rule 3): an
+   abstract's length never decides whether its paper is listed. Header and footer labels are
+   not sentences ("Subscribe", "Get trending papers in your email inbox!"). Otherwise a paragraph
+   of at most MAX_TITLE characters is a TITLE candidate; anything else is NOISE, and so are a
+   date line ("Mar 12", the header's date) and a copyright footer (a paragraph starting with
+   "\u00a9", "(c) 2026" or "Copyright 2026", or a title-length one containing "\u00a9" or
+   "All rights reserved").
+3. A paper is a TITLE immediately followed by an ABSTRACT or a SENTENCE; further ABSTRACT or
+   SENTENCE paragraphs right after it are more paragraphs of the same abstract, except that a
+   SENTENCE right before an ABSTRACT is the title of the next paper (a title ending in a full
+   stop). A TITLE followed by another TITLE was header or footer noise and is dropped; prose with
+   no title before it is left out and counted in the listing's `skipped`.
+4. A page whose papers are all site messages (an error, maintenance, sign-in or robot-check page:
+   `site_message`), or without papers but headed by an HTTP error, maintenance or robot check,
+   is not a listing: ParseError.
 """
 
 from __future__ import annotations
@@ -24,18 +36,42 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.errors import ParseError
 from bot.models import Paper
+from bot.sources.listing import Listing
+from bot.sources.site_message import is_error_heading, is_site_message
 from bot.sources.text import collapse
 
-__all__ = ["parse_text_listing", "MAX_TITLE", "MAX_WRAP", "MIN_ABSTRACT_WORDS"]
+__all__ = [
+    "parse_text_listing",
+    "MAX_TITLE",
+    "MAX_WRAP",
+    "MIN_ABSTRACT_WORDS",
+    "MIN_SENTENCE_WORDS",
+    "SKIPPED_UNTITLED",
+]
 
 MAX_TITLE = 300  # characters; the longest title in the sample pages is 174
 MAX_WRAP = 200  # characters; nobody hard-wraps wider, so a longer line is a paragraph of its own
-MIN_ABSTRACT_WORDS = 10  # shorter prose ("All rights reserved.") is not an abstract
+MIN_ABSTRACT_WORDS = 10  # below this, prose is an abstract only when it is one plain sentence
+MIN_SENTENCE_WORDS = 4  # "No papers found." and "All rights reserved." are not abstracts
+SKIPPED_UNTITLED = "paragraph of prose without a title line before it"
 
 # Words before a full stop that do not end a sentence ("Humans vs. Machines", "Smith et al.").
 _ABBREVIATIONS = {"vs", "al", "cf", "eg", "e.g", "ie", "i.e", "etc", "fig", "no", "dr", "mr", "ms"}
 _COPYRIGHT = re.compile(r"(?:\u00a9|\(c\)\s*\d{4}|copyright\s*(?:\u00a9|\(c\)|\d{4}))", re.I)
+_RESERVED = re.compile(r"\ball rights reserved\b", re.I)
+_MONTH = (  # "Mar", "March", "Sept."
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = re.compile(  # the header's date: "Mar 12", "Thursday, March 12, 2026", "2026-03-12"
+    r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
+    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:,?\s+\d{{4}})?"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}})",
+    re.IGNORECASE,
+)
 _CLOSERS = "\"')]}\u2019\u201d"
 _OPENERS = "\"'([{\u2018\u201c"
 
@@ -43,31 +79,67 @@ _OPENERS = "\"'([{\u2018\u201c"
 @dataclass(frozen=True, slots=True)
 class _Paragraph:
     text: str
-    kind: str  # "abstract" | "title" | "noise"
+    kind: str  # "abstract" | "sentence" | "title" | "noise"
 
 
-def parse_text_listing(text: str) -> list[Paper]:
-    """The (title, abstract) papers of a plain-text listing page, in page order; url left ""."""
-    papers: list[Paper] = []
+def parse_text_listing(text: str) -> Listing:
+    """The (title, abstract) papers of a plain-text listing page, in page order; url left "".
+
+    Raises ParseError when the page is a site message rather than a listing (rule 4).
+    """
+    paragraphs = _paragraphs(text)
+    listing = _pair(paragraphs)
+    _refuse_site_message(listing, paragraphs)
+    return listing
+
+
+def _pair(paragraphs: list[_Paragraph]) -> Listing:
+    """Rule 3: titles paired with the abstract paragraphs that follow them."""
+    listing = Listing()
     title: str | None = None  # a TITLE waiting for its abstract
     paper: tuple[str, list[str]] | None = None  # the paper being read: title, abstract paragraphs
+    orphan = False  # inside a run of prose without a title
 
     def finish() -> None:
         if paper is not None:
-            papers.append(Paper(title=paper[0], abstract=" ".join(paper[1])))
+            listing.append(Paper(title=paper[0], abstract=" ".join(paper[1])))
 
-    for paragraph in _paragraphs(text):
-        if paragraph.kind == "abstract":
-            if paper is not None:
-                paper[1].append(paragraph.text)
-            elif title is not None:
+    for index, paragraph in enumerate(paragraphs):
+        following = paragraphs[index + 1].kind if index + 1 < len(paragraphs) else ""
+        kind = paragraph.kind
+        if kind == "sentence" and title is None and following == "abstract":
+            kind = "title"  # a title that ends in a full stop, right above its abstract
+        if kind in ("abstract", "sentence"):
+            if title is not None:
                 paper, title = (title, [paragraph.text]), None
+            elif paper is not None:
+                paper[1].append(paragraph.text)
+            elif not orphan:
+                listing.skip(SKIPPED_UNTITLED)
+            orphan = paper is None
             continue
         finish()
-        paper = None
-        title = paragraph.text if paragraph.kind == "title" else None
+        paper, orphan = None, False
+        title = paragraph.text if kind == "title" else None
     finish()
-    return papers
+    return listing
+
+
+def _refuse_site_message(papers: list[Paper], paragraphs: list[_Paragraph]) -> None:
+    """Rule 4: ParseError for an error, maintenance, sign-in or robot-check page."""
+    if papers and not all(is_site_message(paper.title, paper.abstract) for paper in papers):
+        return
+    headings = (p.text for p in paragraphs if p.kind != "abstract")
+    heading = next((text for text in headings if is_error_heading(text)), "")
+    if not papers and not heading:
+        return
+    heading = heading or papers[0].title
+    shown = heading if len(heading) <= 80 else heading[:77] + "..."
+    raise ParseError(
+        f"the plain-text page does not look like a listing of papers: it is a site message "
+        f"headed {shown!r} (an error, maintenance or sign-in page), not titles with abstracts; "
+        "if this lasts, check the source url"
+    )
 
 
 def _paragraphs(text: str) -> list[_Paragraph]:
@@ -103,34 +175,48 @@ def _unwrap(lines: list[str]) -> list[list[str]]:
 
 
 def _classify(text: str) -> _Paragraph:
-    """Rule 2: abstract, title or noise."""
+    """Rule 2: abstract, sentence, title or noise."""
     words = text.split()
-    if _COPYRIGHT.match(text) or ("\u00a9" in text and len(text) <= MAX_TITLE):
+    short = len(text) <= MAX_TITLE
+    if _COPYRIGHT.match(text) or (short and ("\u00a9" in text or _RESERVED.search(text))):
         return _Paragraph(text, "noise")  # a footer such as "(c) 2026 Hugging Face. ..."
+    if _DATE.fullmatch(text.rstrip(".")):
+        return _Paragraph(text, "noise")  # the header's date: "Mar 12", "Thursday, March 12, 2026"
+    final_stop = bool(words) and words[-1].rstrip(_CLOSERS).endswith(".")
     if len(words) >= MIN_ABSTRACT_WORDS:
         ends = _sentence_ends(words)
-        final_stop = words[-1].rstrip(_CLOSERS).endswith(".")
-        if len(text) > MAX_TITLE or ends >= 2 or (final_stop and not _title_case(words)):
+        if not short or ends >= 2 or (final_stop and not _title_case(words)):
             return _Paragraph(text, "abstract")
-    return _Paragraph(text, "title" if len(text) <= MAX_TITLE else "noise")
+    elif (
+        len(words) >= MIN_SENTENCE_WORDS
+        and final_stop
+        and _ends_sentence(words, len(words) - 1)  # not "... et al." or an initial
+        and (words[0].lstrip(_OPENERS)[:1].isupper() or words[0][:1].isdigit())
+        and not _title_case(words)
+    ):
+        return _Paragraph(text, "sentence")
+    return _Paragraph(text, "title" if short else "noise")
 
 
 def _sentence_ends(words: list[str]) -> int:
     """How many words end a sentence: ".", "!" or "?" (before closing quotes), not an abbreviation
     or an initial, and followed by the end of the text or a word that can start a sentence.
     """
-    count = 0
-    for index, word in enumerate(words):
-        bare = word.rstrip(_CLOSERS)
-        if not bare or bare[-1] not in ".!?":
-            continue
-        stem = bare.rstrip(".!?").lstrip(_OPENERS).lower()
-        if len(stem) <= 1 or stem in _ABBREVIATIONS:
-            continue
-        following = words[index + 1].lstrip(_OPENERS) if index + 1 < len(words) else ""
-        if not following or following[0].isupper() or following[0].isdigit():
-            count += 1
-    return count
+    return sum(1 for index in range(len(words)) if _ends_sentence(words, index))
+
+
+def _ends_sentence(words: list[str], index: int) -> bool:
+    """Whether words[index] ends a sentence (the rule of _sentence_ends); False for no word."""
+    if index < 0:
+        return False
+    bare = words[index].rstrip(_CLOSERS)
+    if not bare or bare[-1] not in ".!?":
+        return False
+    stem = bare.rstrip(".!?").lstrip(_OPENERS).lower()
+    if len(stem) <= 1 or stem in _ABBREVIATIONS:
+        return False
+    following = words[index + 1].lstrip(_OPENERS) if index + 1 < len(words) else ""
+    return not following or following[0].isupper() or following[0].isdigit()
 
 
 def _title_case(words: list[str]) -> bool:
