@@ -33,6 +33,19 @@ _CHUNK_EMAILS = 200
 _PROCESS = uuid.uuid4().hex[:8]
 
 
+def _pid_namespace() -> str:
+    """The inode of this process's pid namespace: two containers may share a hostname, never it."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+# Where a pid means something: only an owner with the same host and pid namespace can be checked
+# for being alive (os.kill(pid, 0)); any other is presumed alive until its lease runs out.
+_HOST = f"{socket.gethostname()}/{_pid_namespace()}"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxEmail:
     """A claimed outbox row: what to send, to whom; `attempts` counts this one."""
@@ -47,7 +60,7 @@ class OutboxEmail:
 
 def new_owner() -> str:
     """A claim owner for one send run: "host:pid:process:run" (the pid tells when it died)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS}:{uuid.uuid4().hex[:8]}"
+    return f"{_HOST}:{os.getpid()}:{_PROCESS}:{uuid.uuid4().hex[:8]}"
 
 
 def claim(
@@ -194,7 +207,7 @@ def _candidates(conn: Connection, where: Any, wanted: set[str] | None, limit: in
 def _is_gone(owner: str | None) -> bool:
     """True when `owner` (see new_owner) ran on this host and its process no longer exists."""
     host, pid, process, *_ = [*(owner or "").split(":"), "", "", ""]
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != _HOST or not pid.isdigit():
         return False
     if int(pid) == os.getpid():
         return process != _PROCESS  # else a run of this very process: it may still be sending

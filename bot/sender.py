@@ -184,9 +184,8 @@ async def _deliver(
 
     def commit_sent() -> None:
         if accepted:
-            done = accepted.copy()
-            accepted.clear()
-            store.emails_sent(done, clock())
+            store.emails_sent(accepted, clock())
+            accepted.clear()  # only once recorded: a failed commit is tried again at the end
 
     async def worker(transport) -> None:
         nonlocal failures

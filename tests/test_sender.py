@@ -25,6 +25,7 @@ from bot import identity
 from bot.errors import TemporarySendError
 from bot.mailer import SmtpTransport, make_transport
 from bot.models import MailSettings, Paper, Settings, Subscriber
+from bot.outbox_claims import new_owner
 from bot.render import Renderer, bundled_templates
 from bot.sender import RetryPolicy, send
 from bot.store import Store
@@ -618,7 +619,8 @@ def test_an_email_left_sending_by_a_dead_process_is_resent_with_the_same_bytes(
     ids = store.due_emails("me", later)
     assert len(ids) == 2
     lease = timedelta(minutes=15)
-    dead, alive = f"{socket.gethostname()}:{2**22 + 1}:p:dead", f"{socket.gethostname()}:1:p:alive"
+    host = new_owner().split(":")[0]  # this host and pid namespace
+    dead, alive = f"{host}:{2**22 + 1}:p:dead", f"{host}:1:p:alive"
     assert [row.id for row in store.claim_due(alive, later, lease, 1)] == ids[:1]
     assert [row.id for row in store.claim_due(dead, later, lease, 1)] == ids[1:]
     data = store.outbox_email(ids[1])["data"]
@@ -629,6 +631,21 @@ def test_an_email_left_sending_by_a_dead_process_is_resent_with_the_same_bytes(
     assert store.outbox_email(ids[0])["state"] == "sending"  # its lease still holds
     run(settings, store, renderer, now=later + timedelta(minutes=20))  # lease over: taken over
     everyone_once(handler, PEOPLE[:2])
+
+
+def test_a_pid_in_another_pid_namespace_is_never_taken_for_dead(mta, store, renderer):
+    # Two containers may share a hostname; a pid of the other one means nothing here.
+    handler, port = mta
+    owe(store, people=PEOPLE[:1])
+    settings = settings_for(port, people=PEOPLE[:1])
+    assert run(settings, store, renderer, transports=[_Down()]).emails == 0
+    later = T0 + timedelta(minutes=1)
+    stranger = f"{socket.gethostname()}/other-namespace:{2**22 + 1}:p:x"
+    lease = timedelta(minutes=15)
+    [claimed] = store.claim_due(stranger, later, lease, 1)
+    assert store.claim_due("me", later + timedelta(minutes=1), lease, 1) == []
+    taken = store.claim_due("me", later + timedelta(minutes=16), lease, 1)  # its lease ran out
+    assert [row.id for row in taken] == [claimed.id]
 
 
 def test_two_senders_sharing_one_ledger_send_each_email_once(database_url, renderer):
