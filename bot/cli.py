@@ -187,6 +187,8 @@ def _run_poll(settings, store, *, mark_seen: bool) -> int:
         else:
             skipped = f" ({outcome.skipped})" if outcome.skipped else ""
             print(f"{outcome.name}: {outcome.listed} papers listed{skipped}")
+        if outcome.alert and not outcome.error:  # a failure has its own line on every run
+            print(f"error: source {outcome.name!r}: {outcome.alert}", file=sys.stderr)
     queued = "no email queued (--mark-seen)" if mark_seen else f"{report.queued} deliveries queued"
     print(f"{len(report.new)} new papers recorded, {queued}")
     return EXIT_FAILED if report.failed else EXIT_OK

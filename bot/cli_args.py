@@ -9,8 +9,30 @@ from datetime import UTC, datetime
 __all__ = ["protect_queries", "date", "positive"]
 
 # Options that take a value, for telling a query such as "-medical" from an option.
-_VALUED = {"--config", "--log-level", "--since", "--limit", "--html", "--name", "--cadence"}
+_VALUED = {
+    *("--config", "--log-level", "--since", "--limit", "--html"),
+    *("--name", "--cadence", "--send-at", "--day", "--timezone", "--source"),
+}
 _QUERY_OPTIONS = {"-k", "--keyword", "--add-keyword", "--remove-keyword"}
+_FLAGS = {"--json", "--help", "--mark-seen", "--connect", "--version"}
+
+
+def _long(token: str) -> str | None:
+    """The long option `token` names, by itself or by a prefix (argparse's abbreviations)."""
+    name = token.split("=", 1)[0]
+    if not name.startswith("--") or len(name) < 3:
+        return None
+    found = [option for option in _VALUED | _FLAGS if option.startswith(name)]
+    return found[0] if len(found) == 1 else (name if name in found else None)
+
+
+def _valued(token: str) -> bool:
+    """An option whose value is the next token (not written as --option=value)."""
+    return "=" not in token and (token in _VALUED or _long(token) in _VALUED)
+
+
+def _known(token: str) -> bool:
+    return token in ("-h", *_QUERY_OPTIONS) or _long(token) is not None
 
 
 def protect_queries(argv: Sequence[str]) -> list[str]:
@@ -33,7 +55,7 @@ def protect_queries(argv: Sequence[str]) -> list[str]:
             out.append(f"{token}={tokens[i + 1]}")
             i += 2
             continue
-        if token in _VALUED:
+        if _valued(token):
             out.extend(tokens[i : i + 2])
             i += 2
             continue
@@ -43,7 +65,7 @@ def protect_queries(argv: Sequence[str]) -> list[str]:
             command in ("search", "explain")
             and token.startswith("-")
             and len(token) > 1
-            and token.split("=", 1)[0] not in (_VALUED | {"--json", "-h", "--help"})
+            and not _known(token)
         ):
             query.append(token)
             i += 1

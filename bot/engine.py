@@ -139,7 +139,7 @@ def try_daemon_lock(conn: Connection) -> str | None:
 
     The holder is named by its connection's application_name (see lock.ServerLock).
     """
-    schema_key = func.hashtext(func.current_schema())
+    schema_key = func.hashtext(func.coalesce(func.current_schema(), ""))
     if conn.scalar(select(func.pg_try_advisory_lock(_DAEMON_LOCK_CLASS, schema_key))):
         conn.commit()  # the lock is the session's; no transaction may stay open for months
         return None
@@ -148,7 +148,7 @@ def try_daemon_lock(conn: Connection) -> str | None:
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
             " AND l.classid::bigint = :cls"
-            " AND l.objid::bigint = (hashtext(current_schema())::bigint & 4294967295)"
+            " AND l.objid::bigint = (hashtext(coalesce(current_schema(), ''))::bigint & 4294967295)"
             " LIMIT 1"
         ),
         {"cls": _DAEMON_LOCK_CLASS & 0xFFFFFFFF},

@@ -39,6 +39,7 @@ class SourceOutcome:
     error: str | None = None
     deferred: bool = False  # not asked this poll: its server asked to retry later
     skipped: str = ""  # entries the parser left out, and why ("1 entry skipped: …"); "" if none
+    alert: str | None = None  # failing for long, or empty when it never is: said once (health)
 
 
 @dataclass(slots=True)
@@ -98,8 +99,7 @@ async def poll(
     report.new = store.record(merged, now, queue=None if mark_seen else queue)
     report.queued = len(queued)
     for source, result in zip(settings.sources, results, strict=True):
-        report.sources.append(result.outcome)
-        _save_and_alert(store, source, result, now)
+        report.sources.append(_save_and_alert(store, source, result, now))
     log.info(
         "poll sources=%d listed=%d new=%d queued=%d",
         len(results),
@@ -181,13 +181,16 @@ def _parse(source: Source, fetched: Fetched) -> Listing:
     )
 
 
-def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime) -> None:
-    """Record the source's poll (a deferred source is not touched) and log what deserves it."""
+def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime) -> SourceOutcome:
+    """Record the source's poll (a deferred source is not touched) and log what deserves it.
+
+    Returns the outcome with the health alert, if this poll raised one.
+    """
     outcome = result.outcome
     where = redact_url(source.url)
     if outcome.deferred:
         log.warning("source=%s url=%s %s", source.name, where, outcome.error)
-        return
+        return outcome
     if outcome.error:
         log.warning("source=%s url=%s error=%r", source.name, where, outcome.error)
         alert = health.failure_alert(result.before, now, outcome.error)
@@ -199,6 +202,7 @@ def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime
         store.save_poll(source.name, now, count=result.count, **result.validators)
     if alert:
         log.error("source=%s url=%s %s", source.name, where, alert)
+    return replace(outcome, alert=alert)
 
 
 def _tag(paper: Paper, source: Source) -> Paper:

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import signal
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -183,7 +184,7 @@ class Daemon:
                     for s in self.settings.subscribers
                     if s.email.lower() in retry
                 },
-                compose=False,
+                compose=(),
             )
             return
         now = _now()
@@ -191,14 +192,16 @@ class Daemon:
         oldest = self.store.oldest_unassigned()
         retry = self.store.open_emails()
         due: dict[str, str | None] = {}
+        compose: set[str] = set()
         for subscriber in self.settings.subscribers:
             email = subscriber.email.lower()
             if email in retry:
-                due[email] = None  # an open email first; no new one is built meanwhile
+                due[email] = None  # its open email first; no new one is built meanwhile
             elif email not in oldest:
                 continue
             elif subscriber.cadence == "instant":
                 due[email] = None
+                compose.add(email)
             else:
                 previous = Period.from_key(last[email]).start if email in last else None
                 period = due_period(subscriber, now, previous)
@@ -206,10 +209,14 @@ class Daemon:
                 # queued later waits for the next, so a new subscriber is not mailed mid-period.
                 if period is not None and oldest[email] <= period.start:
                     due[email] = period.key
-        await self._send(due)
+                    compose.add(email)
+        await self._send(due, compose)
 
-    async def _send(self, due: dict[str, str | None], compose: bool = True) -> None:
-        """One send run for these subscribers (lower-case email -> digest period key or None).
+    async def _send(
+        self, due: dict[str, str | None], compose: Collection[str] | None = None
+    ) -> None:
+        """One send run for these subscribers (lower-case email -> digest period key or None);
+        new emails only for those in `compose` (default: all of them), see bot.sender.send.
 
         The outbox holds retries: linger=0 leaves a deferred email to a later tick instead of
         holding the sending lock; SIGTERM lets the emails in flight finish and starts no other.

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -82,7 +82,7 @@ async def send(
     policy: RetryPolicy = RetryPolicy(),
     rng: random.Random | None = None,
     stop: asyncio.Event | None = None,
-    compose: bool = True,
+    compose: Collection[str] | None = None,
 ) -> SendReport:
     """Send each subscriber (of `emails`, if given) the email owed, over one or more transports.
 
@@ -90,7 +90,8 @@ async def send(
     `period(subscriber)` is stamped on a new email; no second email is made for the same
     (subscriber, period). Subscribers no longer in `settings` are left alone. Once `stop` is
     set, the emails in flight are finished and no other is started (a daemon's SIGTERM).
-    `compose=False` only sends emails already in the outbox (a daemon that does not lead).
+    New emails are composed only for the subscribers in `compose`, if given; for the others
+    only emails already in the outbox are sent (a retry, a daemon that does not lead).
     """
     pool = list(transports) if isinstance(transports, Sequence) else [transports]
     known = {s.email.lower(): s for s in settings.subscribers}
@@ -101,8 +102,8 @@ async def send(
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    if compose:
-        await _fill(settings, store, renderer, now, known, scope, period, policy, report, stop)
+    authors = scope if compose is None else scope & {e.lower() for e in compose}
+    await _fill(settings, store, renderer, now, known, authors, period, policy, report, stop)
     await _deliver(
         settings, store, pool, scope, clock, policy, rng or random.Random(), report, stop
     )

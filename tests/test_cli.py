@@ -171,6 +171,18 @@ def test_a_query_may_start_with_a_minus_on_the_command_line(tmp_path: Path):
     assert 'keywords = ["-medical"]' in (tmp_path / "settings.toml").read_text(encoding="utf-8")
 
 
+def test_abbreviated_options_still_work_next_to_a_minus_query(tmp_path: Path):
+    with http_site() as site:
+        _fetched_page(tmp_path, site)
+        assert run_bot("fetch", "--mark-seen", cwd=tmp_path).returncode == 0
+    short = run_bot("search", "title:survey", "--lim", "1", "--js", cwd=tmp_path)
+    assert short.returncode == 0, short.stderr
+    assert len(json.loads(short.stdout)) == 1
+    minus = run_bot("search", "--js", "-survey", "--lim=2", cwd=tmp_path)
+    assert minus.returncode == 0, minus.stderr
+    assert len(json.loads(minus.stdout)) == 2
+
+
 def test_search_limit_must_be_positive_and_says_how_many_it_left_out(tmp_path: Path):
     with http_site() as site:
         _fetched_page(tmp_path, site)

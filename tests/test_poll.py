@@ -553,13 +553,17 @@ def test_an_empty_weekday_after_a_full_one_alerts_once(store, caplog):
     with scripted_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(HOLIDAY)])
         run_poll(store, [feed("arxiv", url)], MONDAY)
+        alerts = []
         for days in (1, 2):
             report = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(days=days))
             assert errors(report) == {"arxiv": None}
-    assert log_lines(caplog, logging.ERROR) == [
-        f"source=arxiv url={url} listed no papers on a weekday (Tuesday) after listing 3 at "
+            alerts.append(report.sources[0].alert)
+    alert = (
+        "listed no papers on a weekday (Tuesday) after listing 3 at "
         "2026-04-27T12:00+00:00; normal on a holiday, otherwise check the source"
-    ]
+    )
+    assert alerts == [alert, None]  # bot fetch/once print it once, as an error line
+    assert log_lines(caplog, logging.ERROR) == [f"source=arxiv url={url} {alert}"]
     assert log_lines(caplog, logging.WARNING) == []
 
 

@@ -633,6 +633,18 @@ def test_an_email_left_sending_by_a_dead_process_is_resent_with_the_same_bytes(
     everyone_once(handler, PEOPLE[:2])
 
 
+def test_only_the_subscribers_named_in_compose_get_a_new_email(mta, store, renderer):
+    # A daemon that does not lead, or a retry-only run, sends what waits and composes nothing.
+    handler, port = mta
+    owe(store, people=PEOPLE[:2])
+    settings = settings_for(port, people=PEOPLE[:2])
+    assert run(settings, store, renderer, compose=()).emails == 0
+    assert store.open_emails() == set()
+    assert run(settings, store, renderer, compose=[PEOPLE[1]]).emails == 1
+    everyone_once(handler, PEOPLE[1:2])
+    assert states(store)[PEOPLE[0]] == {"pending": 1}
+
+
 def test_a_pid_in_another_pid_namespace_is_never_taken_for_dead(mta, store, renderer):
     # Two containers may share a hostname; a pid of the other one means nothing here.
     handler, port = mta

@@ -524,3 +524,26 @@ def test_hf_html_items_without_id_or_title_are_counted_as_skipped():
         "daily-papers item without a title": 1,
         "daily-papers item without a paper object": 1,
     }
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "CAPTCHA Solving with Vision-Language Models",
+        "Are You a Robot? Detecting Bots in Online Surveys",
+        "Just a Moment: Latency in Interactive Agents",
+        "Under Maintenance: Software Aging in ML Systems",
+        "512 Experts Are Better Than One",
+        "Sign In with Passkeys: A Usability Study",
+        "Too Many Requests - Rate Limiting LLM Agents",
+    ],
+)
+def test_a_one_paper_listing_whose_title_sounds_like_a_site_message_is_a_listing(title):
+    assert pairs(parse("page", page("Mar 12", title, ABSTRACT_1))) == [(title, ABSTRACT_1)]
+
+
+def test_a_short_abstract_the_parser_cannot_tell_from_a_title_is_counted_not_dropped():
+    body = page("First Title", ABSTRACT_1, "Counting Tokens", "Can transformers count?", *BODY[2:])
+    listing = parse("page", body)
+    assert pairs(listing) == EXPECTED
+    assert listing.skipped == {"title line without an abstract after it": 2}

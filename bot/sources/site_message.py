@@ -66,13 +66,18 @@ def is_error_heading(text: str) -> bool:
     return head.casefold() in _PHRASES or bool(_SERVICE.search(head))
 
 
+# A site message says its piece in a few lines; a paper titled "Sign In with Passkeys" or "512
+# Experts Are Better Than One" comes with a real abstract (the real pages: 60 words and more).
+_MESSAGE_WORDS = 30
+
+
 def is_site_message(title: str, abstract: str) -> bool:
-    """Whether a would-be paper is a site message: its heading names an error, maintenance,
-    robot check or sign-in, or its text instructs the visitor.
+    """Whether a would-be paper is a site message: its text instructs the visitor, or its heading
+    names an error, maintenance, robot check or sign-in over a few lines of text.
     """
+    if _INSTRUCTION.search(abstract):
+        return True
+    if len(abstract.split()) >= _MESSAGE_WORDS:
+        return False
     head = _SEGMENT.split(title.strip(), maxsplit=1)[0].strip(" .!")
-    return (
-        is_error_heading(title)
-        or bool(_SIGN_IN.search(head))
-        or bool(_INSTRUCTION.search(abstract))
-    )
+    return is_error_heading(title) or bool(_SIGN_IN.search(head))

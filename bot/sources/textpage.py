@@ -56,6 +56,7 @@ MAX_WRAP = 200  # characters; nobody hard-wraps wider, so a longer line is a par
 MIN_ABSTRACT_WORDS = 10  # below this, prose is an abstract only when it is one plain sentence
 MIN_SENTENCE_WORDS = 4  # "No papers found." and "All rights reserved." are not abstracts
 SKIPPED_UNTITLED = "paragraph of prose without a title line before it"
+SKIPPED_NO_ABSTRACT = "title line without an abstract after it"
 
 # Words before a full stop that do not end a sentence ("Humans vs. Machines", "Smith et al.").
 _ABBREVIATIONS = {"vs", "al", "cf", "eg", "e.g", "ie", "i.e", "etc", "fig", "no", "dr", "mr", "ms"}
@@ -119,6 +120,10 @@ def _pair(paragraphs: list[_Paragraph]) -> Listing:
             orphan = paper is None
             continue
         finish()
+        if title is not None and listing:
+            # Between papers, a title line with no abstract after it: say so, never in silence
+            # (before the first paper such lines are the page's header).
+            listing.skip(SKIPPED_NO_ABSTRACT)
         paper, orphan = None, False
         title = paragraph.text if kind == "title" else None
     finish()
