@@ -176,40 +176,33 @@ class Daemon:
         short); a daily/weekly digest whose period has begun, holding papers queued before it;
         and any email waiting for a retry (deferred, or left `sending` by a killed process).
         """
-        if not self.leading:  # a helper only sends emails the leader composed
-            retry = self.store.open_emails()
-            await self._send(
-                {
-                    s.email.lower(): None
-                    for s in self.settings.subscribers
-                    if s.email.lower() in retry
-                },
-                compose=(),
-            )
+        retry = self.store.open_emails()
+        # An open email goes first; no new one is built for its subscriber meanwhile.
+        due: dict[str, str | None] = {
+            s.email.lower(): None for s in self.settings.subscribers if s.email.lower() in retry
+        }
+        compose: set[str] = set()
+        if not self.leading:  # a standby only helps send what the leader composed
+            await self._send(due, compose)
             return
         now = _now()
         last = self.store.last_periods()
         oldest = self.store.oldest_unassigned()
-        retry = self.store.open_emails()
-        due: dict[str, str | None] = {}
-        compose: set[str] = set()
         for subscriber in self.settings.subscribers:
             email = subscriber.email.lower()
-            if email in retry:
-                due[email] = None  # its open email first; no new one is built meanwhile
-            elif email not in oldest:
+            if email in retry or email not in oldest:
                 continue
-            elif subscriber.cadence == "instant":
+            if subscriber.cadence == "instant":
                 due[email] = None
                 compose.add(email)
-            else:
-                previous = Period.from_key(last[email]).start if email in last else None
-                period = due_period(subscriber, now, previous)
-                # A digest is due once its period began with papers already waiting; a paper
-                # queued later waits for the next, so a new subscriber is not mailed mid-period.
-                if period is not None and oldest[email] <= period.start:
-                    due[email] = period.key
-                    compose.add(email)
+                continue
+            previous = Period.from_key(last[email]).start if email in last else None
+            period = due_period(subscriber, now, previous)
+            # A digest is due once its period began with papers already waiting; a paper
+            # queued later waits for the next, so a new subscriber is not mailed mid-period.
+            if period is not None and oldest[email] <= period.start:
+                due[email] = period.key
+                compose.add(email)
         await self._send(due, compose)
 
     async def _send(
