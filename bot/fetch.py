@@ -61,7 +61,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() is True, int("²") raises
         return int(text)
     try:
         when = parsedate_to_datetime(text)
@@ -70,6 +70,12 @@ def retry_after_seconds(value: str | None, now: datetime) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0, int((when - now).total_seconds() + 0.999))
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first exception inside (possibly nested) exception groups."""
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def redact_url(url: str) -> str:
@@ -157,8 +163,16 @@ class Fetcher:
             raise FetchError(
                 f"more than {MAX_REDIRECTS} redirects from {redact_url(url)}"
             ) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OverflowError) as exc:
+            # InvalidURL, ValueError, OverflowError: a URL httpx cannot use, e.g. a redirect to
+            # port 99999 ("port must be 0-65535"); a server's bad Location is the source's fault.
             reason = str(exc) or type(exc).__name__
+            raise FetchError(f"cannot fetch {redact_url(url)}: {reason}") from None
+        except ExceptionGroup as group:  # anyio's connect wraps such errors (happy eyeballs)
+            leaf = _first_leaf(group)
+            if not isinstance(leaf, OSError | ValueError | OverflowError):
+                raise
+            reason = str(leaf) or type(leaf).__name__
             raise FetchError(f"cannot fetch {redact_url(url)}: {reason}") from None
 
     async def _get(self, url: str, headers: dict[str, str]) -> Fetched:

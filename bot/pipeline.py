@@ -151,6 +151,10 @@ async def _poll_source(
         caught_up = [paper for day in days for paper in day]
     except (FetchError, ParseError) as exc:
         return _Polled([], SourceOutcome(source.name, error=str(exc)), before)
+    except Exception as exc:  # noqa: BLE001 (a bug met by one source must not stop the others)
+        log.exception("source=%s unexpected error", source.name)
+        error = f"unexpected {type(exc).__name__}: {exc} (a bug: please report it)"
+        return _Polled([], SourceOutcome(source.name, error=error), before)
     papers = [p for p in (_tag(paper, source) for paper in main + caught_up) if not p.revision]
     if fetched.body is None:
         validators = {"etag": before.etag, "last_modified": before.last_modified} if before else {}

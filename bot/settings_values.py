@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import time, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = [
     "parse_duration",
@@ -137,11 +137,23 @@ def quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _split(value: str) -> tuple[SplitResult, str | None]:
+    """The parts of URL `value`, and why it is unusable (a bad [IPv6] host, a port past 65535)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (reading it is the check: it raises for a bad port)
+    except ValueError as exc:
+        return urlsplit(""), f"it is not a valid URL ({exc})"
+    return parts, None
+
+
 def unsubscribe_problem(value: str) -> str | None:
     """Why `value` is neither a `mailto:` address nor an `https:` URL, or None when it is one."""
     if any(char.isspace() for char in value):
         return "it contains a space or a line break"
-    parts = urlsplit(value)
+    parts, problem = _split(value)
+    if problem:
+        return problem
     if parts.scheme.lower() == "mailto":
         return email_problem(unquote(parts.path)) and "its mailto: address is not valid"
     if parts.scheme.lower() == "https" and parts.netloc:
@@ -156,7 +168,9 @@ def source_url_problem(value: str) -> str | None:
     """
     if any(char.isspace() for char in value):
         return "it contains a space or a line break (write spaces as %20)"
-    parts = urlsplit(value)
+    parts, problem = _split(value)
+    if problem:
+        return problem
     scheme = parts.scheme.lower()
     if scheme in ("http", "https") and parts.hostname:
         return None

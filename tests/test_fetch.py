@@ -244,6 +244,7 @@ def test_a_long_retry_after_is_not_slept():
         ("", None),
         (None, None),
         ("-5", None),
+        ("\u00b2", None),  # "²".isdigit() is True, but it is no number of seconds
     ],
 )
 def test_retry_after_header_values(value, seconds):

@@ -225,6 +225,18 @@ def test_h3_long_retry_after_skips_the_source_until_then(store):
     assert site.paths() == ["/rss", "/rss"]
 
 
+def test_a_redirect_to_an_impossible_port_fails_that_source_alone(store):
+    with scripted_site() as site:
+        bad = site.put("/bad", (302, {"Location": "http://127.0.0.1:99999/x"}, b""))
+        good = site.put("/rss", ok(ARXIV_AI))
+        report = run_poll(store, [feed("bad", bad), feed("good", good)], MONDAY)
+    assert errors(report) == {
+        "bad": f"cannot fetch {bad}: connect(): port must be 0-65535.",
+        "good": None,
+    }
+    assert len(report.new) == 3
+
+
 # ---------------------------------------------------------------------------------------------
 # H4-H7: a server that never answers, a slow drip, a gzip bomb, a redirect loop
 

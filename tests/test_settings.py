@@ -724,6 +724,22 @@ CASES = [
             " it is not an http://, https:// or file: URL"
         ],
     ),
+    (
+        "url-bad-ipv6-host",
+        SOURCE.replace("https://example.org/api", "http://[oops/x"),
+        [
+            S + 'sources[0].url: "http://[oops/x" is not a source URL:'
+            " it is not a valid URL (Invalid IPv6 URL)"
+        ],
+    ),
+    (
+        "url-port-out-of-range",
+        SOURCE.replace("https://example.org/api", "http://127.0.0.1:99999/"),
+        [
+            S + 'sources[0].url: "http://127.0.0.1:99999/" is not a source URL:'
+            " it is not a valid URL (Port out of range 0-65535)"
+        ],
+    ),
     # [bot] values
     (
         "database-a-path",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
-from support import run_bot
+from support import bot_command, run_bot
+
+from bot.roster import add_subscriber, remove_subscriber
+from bot.settings import load_settings
 
 EXAMPLE = Path(__file__).parent.parent / "settings.example.toml"
 
@@ -82,3 +88,77 @@ def test_an_invalid_edit_leaves_the_file_unchanged_and_exits_2(tmp_path: Path):
         "error: settings.toml: no subscriber nobody@example.org (bot subscribers list shows them)"
     ]
     assert path.read_text(encoding="utf-8") == before
+
+
+SMALL = (
+    '[[sources]]\nname = "a"\ntype = "page"\nurl = "https://example.org/p"\n'
+    '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["x"]\n'
+)
+
+
+def test_edits_at_the_same_moment_all_land(tmp_path: Path):
+    (tmp_path / "settings.toml").write_text(SMALL, encoding="utf-8")
+    people = [f"u{i}@example.org" for i in range(8)]
+    runs = [
+        subprocess.Popen(
+            [*bot_command(), "subscribers", "add", email, "-k", "y"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for email in people
+    ]
+    assert all(run.wait(60) == 0 for run in runs), [run.stderr.read() for run in runs]
+    settings = load_settings(tmp_path / "settings.toml")
+    assert {s.email for s in settings.subscribers} == {"a@example.org", *people}
+
+
+def test_an_edit_keeps_the_symlink_the_mode_and_the_owner(tmp_path: Path):
+    real = tmp_path / "real.toml"
+    real.write_text(SMALL, encoding="utf-8")
+    real.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(real, 65534, 65534)  # the daemon's user, while root edits
+    link = tmp_path / "settings.toml"
+    link.symlink_to(real)
+    before = real.stat()
+    add_subscriber(link, "b@example.org", ["y"])
+    assert link.is_symlink() and link.resolve() == real
+    after = real.stat()
+    assert (after.st_mode, after.st_uid, after.st_gid) == (
+        before.st_mode,
+        before.st_uid,
+        before.st_gid,
+    )
+    assert "b@example.org" in real.read_text(encoding="utf-8")
+
+
+def test_removing_the_last_subscriber_then_adding_one_works(tmp_path: Path):
+    path = tmp_path / "settings.toml"
+    path.write_text(SMALL, encoding="utf-8")
+    remove_subscriber(path, "a@example.org")
+    assert "subscribers" not in path.read_text(encoding="utf-8")
+    add_subscriber(path, "b@example.org", ["y"])
+    assert [s.email for s in load_settings(path).subscribers] == ["b@example.org"]
+
+
+def test_an_inline_subscribers_array_is_edited_too(tmp_path: Path):
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        'subscribers = [{email = "a@example.org", keywords = ["x"]}]\n'
+        '[[sources]]\nname = "a"\ntype = "page"\nurl = "https://example.org/p"\n',
+        encoding="utf-8",
+    )
+    add_subscriber(path, "b@example.org", ["y"])
+    emails = [s.email for s in load_settings(path).subscribers]
+    assert emails == ["a@example.org", "b@example.org"]
+
+
+def test_a_bom_and_crlf_line_ends_are_kept(tmp_path: Path):
+    path = tmp_path / "settings.toml"
+    path.write_bytes(codecs.BOM_UTF8 + SMALL.replace("\n", "\r\n").encode("utf-8"))
+    add_subscriber(path, "b@example.org", ["y"])
+    data = path.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8 + b"[[sources]]\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert [s.email for s in load_settings(path).subscribers] == ["a@example.org", "b@example.org"]
