@@ -124,7 +124,9 @@ def read_subscribers(
                 f"{where}.name",
                 "contains a line break or a control character (write it on one line)",
             )
-        keywords = _read_keywords(item, where, problems, check_query, names)
+        listed = item.get("sources")  # checked below, in the order of the file's keys
+        own = tuple(x for x in listed if isinstance(x, str)) if isinstance(listed, list) else None
+        keywords = _read_keywords(item, where, problems, check_query, names, own)
         cadence = problems.choose(item, where, "cadence", ("instant", "daily", "weekly"), "cadence")
         send_at = _read_send_at(item, where, problems)
         day = problems.choose(item, where, "day", _DAYS, "day", aliases=_DAY_NAMES)
@@ -196,7 +198,12 @@ def _read_send_at(item: dict[str, Any], where: str, problems: Problems) -> time:
 
 
 def _read_keywords(
-    item: dict[str, Any], where: str, problems: Problems, check_query: CheckQuery, names: set[str]
+    item: dict[str, Any],
+    where: str,
+    problems: Problems,
+    check_query: CheckQuery,
+    names: set[str],
+    allowed: tuple[str, ...] | None = None,
 ) -> tuple[str, ...]:
     """Every keyword query, each parsed now: a bad query is refused at load, never a silent miss.
 
@@ -220,15 +227,23 @@ def _read_keywords(
                 " (fix the query; bot explain QUERY shows how a query is read)",
             )
         else:
-            _check_source_names(parsed, text, f"{where}.keywords[{index}]", problems, names)
+            _check_source_names(
+                parsed, text, f"{where}.keywords[{index}]", problems, names, allowed
+            )
         keywords.append(text)
     return tuple(keywords)
 
 
 def _check_source_names(
-    parsed: object, text: str, where: str, problems: Problems, names: set[str]
+    parsed: object,
+    text: str,
+    where: str,
+    problems: Problems,
+    names: set[str],
+    allowed: tuple[str, ...] | None = None,
 ) -> None:
-    """One problem per `source:` name of query `text` that matches no name in `names`.
+    """One problem per `source:` name of query `text` that matches no name in `names`, or no name
+    in the subscriber's own `allowed` sources (its papers come from those only).
 
     Compared as the matcher compares (folded; `hf*` is fine when a name starts with `hf`), so
     only a term that certainly never matches is refused. `parsed` is what the query checker
@@ -241,8 +256,17 @@ def _check_source_names(
     if not isinstance(parsed, Query):
         return
     ordered = sorted(names)  # sorted: a tie between two suggestions goes the same way each time
+    own = sorted(set(allowed) & names) if allowed else None
     for value in dict.fromkeys(field_values(parsed, "source")):
         if names_matching(value, ordered):
+            if own and not names_matching(value, own):
+                mine = ", ".join(quote(name) for name in own)
+                problems.add(
+                    where,
+                    f"source {quote(value.text)} in query {quote(text)} is not among this "
+                    f"subscriber's sources ({mine}), so it never matches (add it to sources, "
+                    "or drop it from the query)",
+                )
             continue
         known = ", ".join(quote(name) for name in ordered) or "none"
         if value.prefix:  # suggest the beginning of a name as long as the one written

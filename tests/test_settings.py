@@ -964,6 +964,15 @@ def test_a_source_name_in_a_query_must_name_a_source(text: str, expected: list[s
     assert problems_in(text) == expected
 
 
+def test_a_source_name_outside_the_subscribers_own_sources_is_refused() -> None:
+    text = keywords("source:arxiv-cs-cl", "source:hf*") + 'sources = ["hf-daily"]\n'
+    assert problems_in(text) == [
+        K1 + 'source "arxiv-cs-cl" in query "source:arxiv-cs-cl" is not among this subscriber\'s'
+        ' sources ("hf-daily"), so it never matches (add it to sources, or drop it from the'
+        " query)"
+    ]
+
+
 ACCEPTED_SOURCE_QUERIES = [
     "source:hf-daily",
     "source:HF-Daily",  # the matcher folds case
