@@ -134,16 +134,8 @@ class Daemon:
         if not self.leading:
             return
         for source in self.settings.sources:
-            self._scheduler.add_job(
-                self._guarded,
-                "interval",
-                args=[self.poll_source, source.name],
-                seconds=source.every.total_seconds(),
-                id=f"poll:{source.name}",
-                next_run_time=_now(),
-                misfire_grace_time=None,
-                coalesce=True,
-                max_instances=1,
+            self._every(
+                source.every.total_seconds(), f"poll:{source.name}", self.poll_source, source.name
             )
 
     async def poll_source(self, name: str) -> None:
@@ -236,6 +228,26 @@ class Daemon:
         if report.stopped:
             log.error("sending=stopped reason=%r", report.stopped)
 
+    def _every(self, seconds: float, name: str, job, *args, now: bool = True) -> None:
+        """Run `job(*args)` every `seconds` (and at once if `now`), guarded, never misfired away.
+
+        misfire_grace_time=None: APScheduler 3 silently skips a job late by more than its grace
+        (1 s by default, RELIABILITY finding 9); coalesce: a backlog of runs is one run.
+        """
+        # No next_run_time at all unless now: APScheduler 3 takes an explicit None as "paused".
+        first = {"next_run_time": _now()} if now else {}
+        self._scheduler.add_job(
+            self._guarded,
+            "interval",
+            args=[job, *args],
+            seconds=seconds,
+            id=name,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+            **first,
+        )
+
     async def _guarded(self, job, *args) -> None:
         """Run one job; an expected failure is logged, never allowed to stop the daemon."""
         task = asyncio.current_task()
@@ -258,38 +270,10 @@ class Daemon:
             self.leading = self._leadership.try_lead()
             if not self.leading:
                 log.warning("daemon=standby reason=%r", self._leadership.why)
-            self._scheduler.add_job(
-                self._guarded,
-                "interval",
-                args=[self.lead],
-                seconds=LEAD_EVERY,
-                id="lead",
-                misfire_grace_time=None,
-                coalesce=True,
-                max_instances=1,
-            )
+            self._every(LEAD_EVERY, "lead", self.lead, now=False)
         self._schedule_sources()
-        self._scheduler.add_job(
-            self._guarded,
-            "interval",
-            args=[self.send_due],
-            seconds=DIGEST_EVERY,
-            id="digests",
-            next_run_time=_now(),
-            misfire_grace_time=None,
-            coalesce=True,
-            max_instances=1,
-        )
-        self._scheduler.add_job(
-            self._guarded,
-            "interval",
-            args=[self.watch_settings],
-            seconds=WATCH_EVERY,
-            id="settings",
-            misfire_grace_time=None,
-            coalesce=True,
-            max_instances=1,
-        )
+        self._every(DIGEST_EVERY, "digests", self.send_due)
+        self._every(WATCH_EVERY, "settings", self.watch_settings, now=False)
         self._scheduler.start()
         log.warning(
             "daemon=started sources=%d subscribers=%d database=%s",

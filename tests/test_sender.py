@@ -167,6 +167,15 @@ def owe(store: Store, people=PEOPLE, each: int = 1, start: int = 0, now=T0) -> N
     store.record(papers, now, lambda new: plan)
 
 
+async def send_once(settings, store, renderer, now=T0, policy=FAST):
+    """One send run over one fresh connection, closed afterwards (inside a running loop)."""
+    transport = make_transport(settings.mail, {})
+    try:
+        return await send(settings, store, [transport], renderer, now, policy=policy)
+    finally:
+        await transport.close()
+
+
 def run(settings, store, renderer, now=T0, transports=None, **kwargs):
     pool = transports or [make_transport(settings.mail, {})]
 
@@ -288,11 +297,7 @@ def test_s2_421_at_greeting_then_a_later_run_delivers(store, renderer):
 
         server = await asyncio.start_server(greet_421, "127.0.0.1", settings.mail.port)
         try:
-            transport = make_transport(settings.mail, {})
-            try:
-                return await send(settings, store, [transport], renderer, T0, policy=FAST)
-            finally:
-                await transport.close()
+            return await send_once(settings, store, renderer)
         finally:
             server.close()
             await server.wait_closed()
@@ -413,11 +418,7 @@ def test_s6a_connection_dropped_mid_data_is_resent_once(store, renderer):
 
         server = await asyncio.start_server(relay, "127.0.0.1", settings.mail.port)
         try:
-            transport = make_transport(settings.mail, {})
-            try:
-                return await send(settings, store, [transport], renderer, T0, policy=FAST)
-            finally:
-                await transport.close()
+            return await send_once(settings, store, renderer)
         finally:
             server.close()
 
@@ -591,12 +592,9 @@ def test_a_slow_server_never_lets_a_second_sender_take_an_email_being_sent(mta, 
 
     async def sender(delay: float):
         await asyncio.sleep(delay)
-        transport = make_transport(settings.mail, {})
-        try:
-            now = T0 + timedelta(seconds=delay)
-            return await send(settings, store, [transport], renderer, now, policy=policy)
-        finally:
-            await transport.close()
+        return await send_once(
+            settings, store, renderer, now=T0 + timedelta(seconds=delay), policy=policy
+        )
 
     async def both():
         return await asyncio.gather(sender(0), sender(1.2))
