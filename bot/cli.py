@@ -256,12 +256,13 @@ def _search(args: argparse.Namespace) -> int:
     with _store(settings) as store:
         found = [p for p in store.papers(since=args.since) if matches(query, p)]
     shown = found[: args.limit]
+    rows = [paper_json(p, [s.url for s in settings.sources]) for p in shown]
     if args.json:
-        print(json.dumps([paper_json(p) for p in shown], ensure_ascii=False, indent=2))
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    for paper in shown:
+    for paper, row in zip(shown, rows, strict=True):
         seen = paper.first_seen.date().isoformat() if paper.first_seen else "?"
-        print(f"{seen}  {paper.title}\n            {paper.url}  [{', '.join(paper.sources)}]")
+        print(f"{seen}  {paper.title}\n            {row['url']}  [{', '.join(paper.sources)}]")
     total = "1 paper matches" if len(found) == 1 else f"{len(found)} papers match"
     if len(shown) < len(found):
         total += f"; the newest {len(shown)} shown (--limit)"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from bot.links import scrub
 from bot.models import Paper, Settings
 from bot.schema import STATES
 from bot.store import SourceState, Status
@@ -56,12 +58,13 @@ def _with_configured(status: Status, settings: Settings) -> Status:
     return replace(status, sources=sorted(sources, key=lambda s: s.name), deliveries=deliveries)
 
 
-def paper_json(paper: Paper) -> dict[str, Any]:
-    """One paper as `bot search --json` prints it."""
+def paper_json(paper: Paper, source_urls: Iterable[str] = ()) -> dict[str, Any]:
+    """One paper as `bot search --json` prints it; its link as an email shows it (SPEC section
+    3: never a source's URL, its credentials or token — a ledger from before may hold those)."""
     return {
         "id": paper.id,
         "title": paper.title,
-        "url": paper.url,
+        "url": scrub(paper.url, source_urls) or "",
         "sources": list(paper.sources),
         "first_seen": _iso(paper.first_seen),
         "published": _iso(paper.published),

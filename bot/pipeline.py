@@ -16,6 +16,7 @@ from datetime import datetime
 from bot import health, identity, sources
 from bot.errors import FetchError, ParseError
 from bot.fetch import Fetched, Fetcher, redact_url
+from bot.links import scrub
 from bot.match import Matcher
 from bot.models import Paper, Settings, Source, Subscriber
 from bot.sources.hf_daily import catch_up_urls
@@ -210,14 +211,15 @@ def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime
 
 
 def _tag(paper: Paper, source: Source) -> Paper:
-    """The paper as listed by `source`: its name recorded, the listing as the link of last resort.
+    """The paper as listed by `source`: its name recorded, its link cleaned (SPEC section 3: never
+    the listing's own URL, never its credentials or query token).
 
     A revision admitted by `include_revisions` counts as a paper like any other.
     """
     return replace(
         paper,
         sources=(source.name,),
-        url=paper.url or source.url,
+        url=scrub(paper.url, (source.url,)) or "",
         revision=paper.revision and not source.include_revisions,
     )
 

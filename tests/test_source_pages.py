@@ -386,7 +386,9 @@ def test_real_page_with_one_abstract_shortened_keeps_every_paper(name):
     )
 
 
-def test_short_abstract_paper_served_over_http_is_recorded_with_its_title_and_link(tmp_path):
+def test_short_abstract_paper_served_over_http_is_recorded_with_its_title_not_the_page_link(
+    tmp_path,
+):
     blocks = real_blocks()
     blocks[85:85] = ["Short Abstracts Exist", SHORT]
     with http_site() as site, Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
@@ -399,8 +401,9 @@ def test_short_abstract_paper_served_over_http_is_recorded_with_its_title_and_li
         report = asyncio.run(poll(settings, store, datetime(2026, 3, 12, 9, tzinfo=UTC)))
     assert [(o.name, o.listed, o.error) for o in report.sources] == [("hf-text", 81, None)]
     (paper,) = [p for p in report.new if p.abstract == SHORT]
-    # The text format has no per-paper link, so the listing page is the paper's link.
-    assert (paper.title, paper.url, paper.sources) == ("Short Abstracts Exist", url, ("hf-text",))
+    # The text format has no per-paper link, and the listing page is not one (SPEC section 3): the
+    # email links a title search instead.
+    assert (paper.title, paper.url, paper.sources) == ("Short Abstracts Exist", "", ("hf-text",))
 
 
 def test_title_ending_in_a_full_stop_above_its_abstract_stays_a_title():
