@@ -13,11 +13,24 @@ from email.utils import parseaddr
 from urllib.parse import quote
 
 from bot import message
+from bot.links import paper_link
 from bot.match import highlight, rank_key
 from bot.models import Paper, Pending, Settings, Subscriber
 from bot.render import Digest, DigestItem, Renderer, subject
 
-__all__ = ["Composed", "Isolated", "compose", "compose_for", "compose_isolating", "ranked"]
+__all__ = [
+    "Composed",
+    "Isolated",
+    "compose",
+    "compose_for",
+    "compose_isolating",
+    "ranked",
+    "email_batch",
+    "MAX_LISTED",
+]
+
+# SPEC section 4: past max_items, up to this many papers are listed one line each in the same email.
+MAX_LISTED = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +52,7 @@ def ranked(pending: Sequence[Pending]) -> list[Pending]:
 def compose_for(
     settings: Settings, store, subscriber: Subscriber, renderer: Renderer, now: datetime
 ) -> Composed | None:
-    """The subscriber's next digest: pending deliveries best first, at most max_items; or None.
+    """The subscriber's next digest: what `compose` makes of its pending deliveries; or None.
 
     Reads the store, changes nothing (`bot preview`).
     """
@@ -53,31 +66,42 @@ def compose(
     renderer: Renderer,
     now: datetime,
 ) -> Composed | None:
-    """The email holding the first max_items of `pending` (already ranked), or None if empty.
+    """The email holding `pending` (already ranked), or None if empty (SPEC section 4).
 
-    The papers left out are announced in it ("N more papers will come in the next email").
-    Raises whatever rendering or encoding raises.
+    The best max_items are cards, the rest are listed one line each (see `email_batch`); papers
+    past that are announced as coming in the next email. Raises whatever rendering or encoding
+    raises.
     """
-    batch = list(pending[: settings.max_items])
+    batch = email_batch(pending, settings.max_items)
     if not batch:
         return None
+    source_urls = [source.url for source in settings.sources]
     items = []
-    for delivery in batch:
+    for delivery in batch[: settings.max_items]:
         marks = highlight(delivery.paper, delivery.queries)
-        items.append(DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract))
+        link = paper_link(delivery.paper, source_urls)
+        items.append(
+            DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract, link)
+        )
+    listed = tuple(
+        DigestItem(d.paper, d.queries, link=paper_link(d.paper, source_urls))
+        for d in batch[settings.max_items :]
+    )
     unsubscribe = _unsubscribe_url(
         settings.mail.unsubscribe, subscriber.email, parseaddr(settings.mail.from_addr)[1]
     )
-    digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe)
+    digest = Digest(
+        subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed
+    )
     text, html = renderer.render(digest)
-    paper_ids = [item.paper.id for item in items]
+    paper_ids = [d.paper.id for d in batch]
     domain = parseaddr(settings.mail.from_addr)[1].rpartition("@")[2] or "localhost"
     message_id = message.message_id(subscriber.email, paper_ids, domain)
     data = message.build_message(
         from_addr=settings.mail.from_addr,
         to_addr=subscriber.email,
         to_name=subscriber.name,
-        subject=subject(items, subscriber),
+        subject=subject([*items, *listed], subscriber),
         text=text,
         html=html,
         message_id=message_id,
@@ -86,6 +110,18 @@ def compose(
         unsubscribe=unsubscribe,
     )
     return Composed(data, text, html, paper_ids, message_id)
+
+
+def email_batch(pending: Sequence[Pending], max_items: int) -> list[Pending]:
+    """The deliveries one email holds, in `pending`'s (ranked) order: all of them, up to
+    max_items + MAX_LISTED; past that the oldest owed go first, so the rest (newer) go in the next
+    email and no paper waits more than one email behind newer ones (SPEC section 4)."""
+    limit = max_items + MAX_LISTED
+    if len(pending) <= limit:
+        return list(pending)
+    oldest = sorted(pending, key=lambda d: (d.queued_at, d.paper.id))[:limit]
+    chosen = {id(d) for d in oldest}
+    return [d for d in pending if id(d) in chosen]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +160,7 @@ def compose_isolating(
     except Exception as exc:  # noqa: BLE001
         return Isolated(None, [], _one_line(exc))
     bad: list[tuple[str, str]] = []
-    for delivery in pending[: settings.max_items]:
+    for delivery in email_batch(pending, settings.max_items):
         try:
             compose(settings, subscriber, [delivery], renderer, now)
         except Exception as exc:  # noqa: BLE001

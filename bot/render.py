@@ -16,17 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import css_inline
 import jinja2
 
 import bot
 from bot.errors import ConfigError
+from bot.links import PaperLink, paper_link
 from bot.message import one_line
 from bot.models import Paper, Subscriber
 
-__all__ = ["DigestItem", "Digest", "Renderer", "subject", "bundled_templates", "safe_url"]
+__all__ = ["DigestItem", "Digest", "Renderer", "subject", "bundled_templates"]
 
 TEXT_TEMPLATE = "digest.txt.j2"
 HTML_TEMPLATE = "digest.html.j2"
@@ -38,28 +39,40 @@ _MAX_AUTHORS = 10
 _SUBJECT_LIMIT = 70
 # Visible marker around a matched term in the text part (the HTML part uses <mark>).
 _MARK_OPEN, _MARK_CLOSE = "*", "*"
-_ARXIV_ID = re.compile(r"[A-Za-z0-9.\-/]+")
+# A URL in an abstract: no highlight inside it; http(s) ones become links in HTML (SPEC section 6).
+# Trailing punctuation is the sentence's, not the URL's.
+_URL = re.compile(
+    r"(?:\b[A-Za-z][A-Za-z0-9+.\-]*://|\bwww\.|\b(?:javascript|vbscript|data|mailto):)[^\s<>\"]+",
+    re.IGNORECASE,
+)
+_URL_TAIL = ".,;:!?'\""
 
 
 @dataclass(frozen=True)
 class DigestItem:
-    """One paper in a digest, the queries it matched, and char spans of title/abstract to mark."""
+    """One paper in a digest, the queries it matched, and char spans of title/abstract to mark.
+
+    `link` is the link to show (links.paper_link); None: worked out from the paper alone.
+    """
 
     paper: Paper
     queries: tuple[str, ...]
     title_marks: tuple[tuple[int, int], ...] = ()
     abstract_marks: tuple[tuple[int, int], ...] = ()
+    link: PaperLink | None = None
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One email's worth: `more` papers are left for the next email; `now` is the send time."""
+    """One email's worth: `items` shown as cards, `listed` one line each after them (SPEC section
+    4: the rest of what is due), `more` papers left for the next email; `now` is the send time."""
 
     subscriber: Subscriber
     items: tuple[DigestItem, ...]
     more: int
     now: datetime
     unsubscribe_url: str | None
+    listed: tuple[DigestItem, ...] = ()
 
 
 def bundled_templates() -> Path:
@@ -121,18 +134,24 @@ class Renderer:
         """The text body and the HTML body (CSS inlined) of `digest`."""
         items = []
         for number, item in enumerate(digest.items, 1):
-            view = dict(self._prepare(item.paper, item.title_marks, item.abstract_marks))
+            link = item.link or paper_link(item.paper)
+            view = dict(self._prepare(item.paper, item.title_marks, item.abstract_marks, link))
             view["number"] = number
             view["queries"] = tuple(dict.fromkeys(one_line(q) for q in item.queries))
             items.append(view)
+        listed = [
+            _line_view(item, number)
+            for number, item in enumerate(digest.listed, len(digest.items) + 1)
+        ]
         unsubscribe = one_line(digest.unsubscribe_url) if digest.unsubscribe_url else None
         context: dict[str, Any] = {
-            "subject": subject(digest.items, digest.subscriber),
+            "subject": subject([*digest.items, *digest.listed], digest.subscriber),
             "subscriber": digest.subscriber,
             "name": one_line(digest.subscriber.name),
             "email": one_line(digest.subscriber.email),
             "items": items,
-            "count": len(items),
+            "listed": listed,
+            "count": len(items) + len(listed),
             "more": max(digest.more, 0),
             "now": digest.now,
             "date": f"{digest.now:%Y-%m-%d}",
@@ -157,16 +176,20 @@ def _fill(template: jinja2.Template, context: dict[str, Any]) -> str:
         raise ConfigError(f"template {where}: {one_line(str(exc))}") from None
 
 
-def safe_url(paper: Paper) -> str | None:
-    """An http(s) link for `paper`: its own URL if safe, else one built from its arXiv id or DOI."""
-    link = _safe_link(paper.url, ("http", "https"))
-    if link:
-        return link
-    if paper.arxiv_id and _ARXIV_ID.fullmatch(paper.arxiv_id):
-        return f"https://arxiv.org/abs/{paper.arxiv_id}"
-    if paper.doi and one_line(paper.doi) == paper.doi:
-        return "https://doi.org/" + quote(paper.doi, safe="/:;()._-")
-    return None
+def _line_view(item: DigestItem, number: int) -> dict[str, Any]:
+    """A paper listed in one line after the cards: number, title, link (or a title search)."""
+    link = item.link or paper_link(item.paper)
+    title = one_line(item.paper.title)
+    return {
+        "number": number,
+        "id": item.paper.id,
+        "title": title,
+        "title_text": textwrap.fill(
+            title, width=_WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT
+        ).lstrip(" "),
+        "url": link.url,
+        "url_is_search": link.search,
+    }
 
 
 def _safe_link(url: str | None, schemes: tuple[str, ...]) -> str | None:
@@ -191,88 +214,120 @@ def _prepare_paper(
     paper: Paper,
     title_marks: tuple[tuple[int, int], ...],
     abstract_marks: tuple[tuple[int, int], ...],
+    link: PaperLink,
 ) -> dict[str, Any]:
     """Everything the templates show about one paper, independent of the subscriber."""
-    title = _segments(paper.title, title_marks)
+    # The title is itself a link in HTML: a URL in it gets no highlight but no link of its own.
+    title = tuple((text, marked, "") for text, marked, _ in _segments(paper.title, title_marks))
     abstract = _segments(paper.abstract, abstract_marks)
     authors = [a for a in (one_line(name) for name in paper.authors) if a]
     if len(authors) > _MAX_AUTHORS:
         authors = [*authors[:_MAX_AUTHORS], f"and {len(authors) - _MAX_AUTHORS} more"]
+    # SPEC section 6: the listing's date when the source gives one, else the day first seen.
     when = paper.published or paper.first_seen
-    wrap = functools.partial(
-        textwrap.fill,
-        width=_WIDTH,
-        break_on_hyphens=False,
-        break_long_words=True,
-    )
     return {
         "id": paper.id,
-        "title": "".join(text for text, _ in title),
+        "title": "".join(text for text, _, _ in title),
         "title_segments": title,
         # The indent stands in for the "12. " the template puts before the first line.
-        "title_text": wrap(
-            _marked_text(title), initial_indent=_INDENT, subsequent_indent=_INDENT
-        ).lstrip(" "),
-        "url": safe_url(paper),
+        "title_text": _wrap(_marked_text(title)).lstrip(" "),
+        "url": link.url,
+        "url_is_search": link.search,
         "authors": ", ".join(authors),
         "sources": ", ".join(s for s in (one_line(s) for s in paper.sources) if s),
         "date": f"{when:%Y-%m-%d}" if when else "",
         "abstract_segments": abstract,
-        "abstract_text": wrap(
-            _marked_text(abstract), initial_indent=_INDENT, subsequent_indent=_INDENT
-        ),
+        "abstract_text": _wrap(_marked_text(abstract)),
     }
 
 
-def _marked_text(segments: Sequence[tuple[str, bool]]) -> str:
-    return "".join(f"{_MARK_OPEN}{t}{_MARK_CLOSE}" if marked else t for t, marked in segments)
+def _wrap(text: str) -> str:
+    """`text` wrapped at _WIDTH, indented; a URL is never cut (it would stop working), other words
+    longer than a line are."""
+    words = []
+    for word in text.split(" "):
+        if len(word) > _WIDTH - len(_INDENT) and not _URL.match(word):
+            step = _WIDTH - len(_INDENT)
+            words += [word[i : i + step] for i in range(0, len(word), step)]
+        else:
+            words.append(word)
+    return textwrap.fill(
+        " ".join(words),
+        width=_WIDTH,
+        initial_indent=_INDENT,
+        subsequent_indent=_INDENT,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
-def _segments(text: str, marks: Sequence[tuple[int, int]]) -> tuple[tuple[str, bool], ...]:
-    """`text` cut at the marked char spans, each piece cleaned to one line: ((piece, marked), …).
+def _marked_text(segments: Sequence[tuple[str, bool, str]]) -> str:
+    return "".join(f"{_MARK_OPEN}{t}{_MARK_CLOSE}" if marked else t for t, marked, _ in segments)
 
-    Spans are clipped to the text and merged when they overlap; whitespace (CR/LF too) collapses to
-    one space and sits outside the marks, controls are dropped, empty pieces vanish.
+
+def _url_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, href) of each URL in `text`; href is "" unless it is an http(s) link."""
+    found = []
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_URL_TAIL)
+        # A ")" closing the sentence's parenthesis is not the URL's (Wikipedia's own ones are).
+        while url.endswith(")") and url.count(")") > url.count("("):
+            url = url[:-1].rstrip(_URL_TAIL)
+        start = match.start()
+        href = url if re.match(r"https?://", url, re.IGNORECASE) else ""
+        found.append((start, start + len(url), _safe_link(href, ("http", "https")) or ""))
+    return found
+
+
+def _segments(text: str, marks: Sequence[tuple[int, int]]) -> tuple[tuple[str, bool, str], ...]:
+    """`text` cut at marked spans and URLs, cleaned to one line: ((piece, marked, href), …).
+
+    Spans are clipped to the text and merged when they overlap; a span touching a URL is dropped
+    (never a highlight inside a URL); an http(s) URL is its own piece with its href, other pieces
+    have href "". Whitespace (CR/LF too) collapses to one space and sits outside the marks,
+    controls are dropped, empty pieces vanish.
     """
+    urls = _url_spans(text)
     spans: list[list[int]] = []
     for start, end in sorted((max(a, 0), min(b, len(text))) for a, b in marks):
-        if start >= end:
+        if start >= end or any(start < u_end and u_start < end for u_start, u_end, _ in urls):
             continue
         if spans and start <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-    raw: list[tuple[str, bool]] = []
+    cuts = sorted([(a, b, True, "") for a, b in spans] + [(a, b, False, h) for a, b, h in urls])
+    raw: list[tuple[str, bool, str]] = []
     pos = 0
-    for start, end in spans:
-        raw += [(text[pos:start], False), (text[start:end], True)]
+    for start, end, marked, href in cuts:
+        raw += [(text[pos:start], False, ""), (text[start:end], marked, href)]
         pos = end
-    raw.append((text[pos:], False))
+    raw.append((text[pos:], False, ""))
 
-    pieces: list[tuple[str, bool]] = []
-    for piece, marked in raw:
+    pieces: list[tuple[str, bool, str]] = []
+    for piece, marked, href in raw:
         # Keep a space at the piece's edges (one_line strips them) so words do not run together.
         clean = one_line(piece)
         if not clean:
-            pieces.append((" " if any(c.isspace() for c in piece) else "", False))
+            pieces.append((" " if any(c.isspace() for c in piece) else "", False, ""))
             continue
         lead = " " if piece[:1].isspace() else ""
         trail = " " if piece[-1:].isspace() else ""
-        pieces += [(lead, False), (clean, marked), (trail, False)]
+        pieces += [(lead, False, ""), (clean, marked, href), (trail, False, "")]
 
-    out: list[tuple[str, bool]] = []
-    for piece, marked in pieces:
+    out: list[tuple[str, bool, str]] = []
+    for piece, marked, href in pieces:
         if piece == " " and (not out or out[-1][0].endswith(" ")):
             continue
         if not piece:
             continue
-        if out and out[-1][1] == marked:
-            out[-1] = (out[-1][0] + piece, marked)
+        if out and out[-1][1] == marked and not href and not out[-1][2]:
+            out[-1] = (out[-1][0] + piece, marked, "")
         else:
-            out.append((piece, marked))
-    if out and not out[-1][1]:
+            out.append((piece, marked, href))
+    if out and not out[-1][1] and not out[-1][2]:
         last = out[-1][0].rstrip(" ")
-        out[-1:] = [(last, False)] if last else []
+        out[-1:] = [(last, False, "")] if last else []
     return tuple(out)
 
 

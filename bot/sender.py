@@ -1,12 +1,12 @@
 """Send what is owed: render each subscriber's email once into the outbox, then deliver the outbox.
 
 Two phases per run. Fill: each subscriber with deliveries owed and no unfinished email gets one
-email (best first, max_items, "N more" for the rest) stored with its bytes and Message-ID (one
-commit). Deliver: `concurrency` workers, one transport (connection) each, claim due rows one at a
-time and send the stored bytes; sent/failed/deferred is one commit per step (SPEC section 4,
-RELIABILITY finding 1). Temporary failures are retried with exponential backoff and jitter, within
-the run when due soon enough, else in a later run; a breaker ends the run after `breaker`
-consecutive failures, nothing lost.
+email (best first: max_items as cards, the rest listed one line each) stored with its bytes and
+Message-ID (one commit). Deliver: `concurrency` workers, one transport (connection) each, claim due
+rows one at a time and send the stored bytes; sent/failed/deferred is one commit per step (SPEC
+section 4, RELIABILITY finding 1). Temporary failures are retried with exponential backoff and
+jitter, within the run when due soon enough, else in a later run; a breaker ends the run after
+`breaker` consecutive failures, nothing lost.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ConfigError
+from bot.links import paper_link
 from bot.models import Paper, Subscriber
-from bot.render import Digest, DigestItem, Renderer, bundled_templates, safe_url, subject
+from bot.render import Digest, DigestItem, Renderer, bundled_templates, subject
 
 NOW = datetime(2024, 5, 2, 8, 0, tzinfo=UTC)
 KEYWORDS = ('"language model" AND (cascade OR deferral)', "title:judge*", "sparse -medical")
@@ -148,7 +149,9 @@ def test_hostile_paper_text_is_escaped_and_unlinked(renderer):
     tags = Tags(html)
     assert not [t for t, _ in tags.tags if t in ("script", "img")]
     assert not [name for _, attrs in tags.tags for name in attrs if name.startswith("on")]
-    assert tags.hrefs() == []  # javascript: title link dropped, no unsubscribe link given
+    # javascript: title link dropped, no unsubscribe link given: only the labelled title search
+    assert [h.split("?")[0] for h in tags.hrefs()] == ["https://arxiv.org/search/"]
+    assert "search arXiv for this title</a>" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{ 7*7 }} {% if 1 %}" in html and "49" not in html
     assert "Mallory &lt;mallory@example.com&gt;, Eveevil" in html
@@ -161,21 +164,48 @@ def test_hostile_paper_text_is_escaped_and_unlinked(renderer):
     assert "\r" not in text and "\nBcc:" not in text
 
 
+SEARCH_T = "https://arxiv.org/search/?query=A+b%26c&searchtype=title"
+
+
 @pytest.mark.parametrize(
     ("url", "arxiv_id", "doi", "link"),
     [
-        ("https://huggingface.co/papers/2405.00001", "2405.00001", None, None),
+        (
+            "https://huggingface.co/papers/2405.00001",
+            "2405.00001",
+            None,
+            "https://arxiv.org/abs/2405.00001",
+        ),
+        ("https://huggingface.co/papers/x1", None, None, "https://huggingface.co/papers/x1"),
         ("javascript:alert(1)", "2405.00001", None, "https://arxiv.org/abs/2405.00001"),
         ("data:text/html,<b>x</b>", None, "10.1000/Ab(1)", "https://doi.org/10.1000/Ab(1)"),
-        (" HTTP://example.org/a b ", None, None, "HTTP://example.org/a%20b"),
-        ("http:///no-host", None, None, None),
-        ("ftp://example.org/x", None, None, None),
-        ("", None, None, None),
+        (" HTTP://example.org/a b ", None, None, "http://example.org/ab"),
+        ("https://u:pw@example.org/p?id=3", None, None, "https://example.org/p?id=3"),
+        ("https://example.org/p?id=3&api_key=s3", None, None, "https://example.org/p?id=3"),
+        ("https://ex.org/p?author=Li&X-Amz-Signature=s", None, None, "https://ex.org/p?author=Li"),
+        ("http:///no-host", None, None, SEARCH_T),
+        ("ftp://example.org/x", None, None, SEARCH_T),
+        ("", None, None, SEARCH_T),
     ],
 )
-def test_safe_url_allows_only_http_links(url, arxiv_id, doi, link):
-    paper = Paper(title="t", url=url, arxiv_id=arxiv_id, doi=doi)
-    assert safe_url(paper) == (link or (url if url.startswith("https://hug") else None))
+def test_paper_link_is_own_link_else_a_labelled_title_search(url, arxiv_id, doi, link):
+    paper = Paper(title="A  b&c", url=url, arxiv_id=arxiv_id, doi=doi)
+    shown = paper_link(paper)
+    assert (shown.url, shown.search) == (link, link == SEARCH_T)
+
+
+def test_a_source_url_is_never_a_papers_link_nor_its_token_or_password():
+    source = "https://user:pw@example.org/list/?token=TOK123&day=1"
+    for url in ("https://example.org/list", "https://example.org/list/?token=TOK123&day=1"):
+        assert paper_link(Paper(title="T", url=url), [source]).search
+    shown = paper_link(Paper(title="T", url="https://example.org/p/9?ref=TOK123&id=9"), [source])
+    assert shown.url == "https://example.org/p/9?ref=TOK123&id=9"  # too short to be a token
+    source = "https://user:pw@example.org/list/?token=TOK12345&day=1"
+    shown = paper_link(Paper(title="T", url="https://example.org/p/9?ref=TOK12345&id=9"), [source])
+    assert shown.url == "https://example.org/p/9?id=9"
+    wordpress = "https://blog.example.org/index.php?feed=rss2"
+    shown = paper_link(Paper(title="T", url="https://blog.example.org/index.php?p=7"), [wordpress])
+    assert (shown.url, shown.search) == ("https://blog.example.org/index.php?p=7", False)
 
 
 def test_non_ascii_and_very_long_words_wrap_in_the_text_part(renderer):
@@ -188,7 +218,8 @@ def test_non_ascii_and_very_long_words_wrap_in_the_text_part(renderer):
     )
     text, html = renderer.render(digest(item(paper, "sprachmodelle", title=[(5, 10)])))
     assert "1. Über *große* Sprachmodelle — 大型语言模型\n" in text
-    assert max(len(line) for line in text.splitlines()) <= 76
+    # Every line but a link alone (cutting it would break it) fits.
+    assert max(len(line) for line in text.splitlines() if not line.startswith("    https:")) <= 76
     assert "".join(text.split()).count(word) == 3
     assert "Über <mark" in html and ">große</mark> Sprachmodelle — 大型语言模型" in html
 

@@ -227,20 +227,23 @@ def test_sent_bytes_are_the_stored_bytes_and_parse_back(mta, store, renderer):
     assert msg["Subject"] == "3 new papers: paper"
 
 
-def test_max_items_leaves_the_rest_for_the_next_email_with_a_more_line(mta, store, renderer):
+def test_max_items_shows_cards_and_lists_the_rest_in_the_same_email(mta, store, renderer):
     handler, port = mta
     owe(store, people=PEOPLE[:1], each=5)
     settings = settings_for(port, people=PEOPLE[:1], max_items=2)
-    texts = []
-    for hour in range(4):
+    for hour in range(2):
         run(settings, store, renderer, now=T0 + timedelta(hours=hour))
-    for row_id in (1, 2, 3):
-        msg = parse(store.outbox_email(row_id)["data"])
-        texts.append(msg.get_body(preferencelist=("plain",)).get_content())
-    assert handler.counts() == Counter({PEOPLE[0]: 3})
-    assert "3 more papers will come in the next email." in texts[0]
-    assert "1 more paper will come in the next email." in texts[1]
-    assert "more paper" not in texts[2]
+    assert handler.counts() == Counter({PEOPLE[0]: 1})
+    msg = parse(store.outbox_email(1)["data"])
+    text = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert msg["Subject"] == "5 new papers: paper"
+    assert "the best 2 in full, the\nother 3 listed at the end." in text
+    cards, listed = text.split("Also new, one line each:")
+    assert sum(f"*Paper* number {n}\n" in cards for n in range(5)) == 2
+    for n in range(5):
+        if f"*Paper* number {n}\n" not in cards:
+            assert f". Paper number {n}\n    https://arxiv.org/abs/2511.{n:05d}\n" in listed
+    assert "next email" not in text
     assert states(store) == {PEOPLE[0]: {"sent": 5}}
 
 
@@ -564,7 +567,7 @@ def test_a_template_broken_only_for_a_long_digest_quarantines_nothing(
     handler, port = mta
     owe(store, people=PEOPLE[:1], each=3)
     text = (bundled_templates() / "digest.txt.j2").read_text(encoding="utf-8")
-    trap = "{% if more > 0 %}{{ items.no_such_field.x }}{% endif %}"
+    trap = "{% if listed %}{{ items.no_such_field.x }}{% endif %}"
     (tmp_path / "digest.txt.j2").write_text(trap + text, encoding="utf-8")
     settings = settings_for(port, people=PEOPLE[:1], max_items=2)
     for hour in range(4):
@@ -573,7 +576,7 @@ def test_a_template_broken_only_for_a_long_digest_quarantines_nothing(
     assert states(store) == {PEOPLE[0]: {"pending": 3}}
     run(settings, store, renderer, now=T0 + timedelta(hours=5))
     run(settings, store, renderer, now=T0 + timedelta(hours=6))
-    assert handler.counts() == Counter({PEOPLE[0]: 2})
+    assert handler.counts() == Counter({PEOPLE[0]: 1})  # all three in one email, 2 cards + 1 line
     assert states(store) == {PEOPLE[0]: {"sent": 3}}
 
 

@@ -50,8 +50,9 @@ def test_2024_sample_four_items_in_order():
         "Xin Li",
         "Lidong Bing",
     )
-    # paper.publishedAt (arXiv v1), not the outer time the paper was put on the list.
-    assert first.published == datetime(2024, 10, 22, 17, 59, 30, tzinfo=UTC)
+    # The listing's date is paper.submittedOnDailyAt, absent in 2024: neither paper.publishedAt
+    # (arXiv v1) nor the outer time, whose meaning drifted (FORMATS.md section 1).
+    assert first.published is None
     assert first.abstract.startswith(
         "Contrastive loss is a powerful approach for representation learning, where larger batch "
         "sizes enhance performance"
@@ -74,7 +75,7 @@ def test_2026_item_with_new_fields():
         "Massimiliano Mancini",
         "Elisa Ricci",
     )
-    assert paper.published == datetime(2026, 2, 26, 17, 8, 18, tzinfo=UTC)
+    assert paper.published == datetime(2026, 3, 6, 3, 55, 12, 777000, tzinfo=UTC)
     assert paper.abstract.startswith("Which multimodal model should we use for classification?")
 
 
@@ -130,7 +131,9 @@ def test_unusable_and_withdrawn_items_are_skipped():
 
 
 def test_bad_or_missing_time_is_none():
-    papers = parse("hf-daily", body(item(publishedAt="yesterday"), item(publishedAt=None)))
+    papers = parse(
+        "hf-daily", body(item(submittedOnDailyAt="yesterday"), item(submittedOnDailyAt=None))
+    )
     assert [p.published for p in papers] == [None, None]
 
 

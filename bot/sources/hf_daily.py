@@ -100,7 +100,11 @@ def _paper_from_item(item: Any) -> Paper | str:
         else f"https://huggingface.co/papers/{quote(raw_id, safe='')}",
         abstract=_text(paper.get("summary")) or _text(item.get("summary")),
         authors=_authors(paper.get("authors")),
-        published=utc_from_iso(paper.get("publishedAt")),
+        # The date shown is the listing's (SPEC section 6): when the paper was put on the daily
+        # list. paper.publishedAt is arXiv's v1 date and the outer publishedAt has drifted in
+        # meaning (FORMATS.md section 1), so without submittedOnDailyAt the email shows the day
+        # the bot first saw the paper.
+        published=utc_from_iso(paper.get("submittedOnDailyAt")),
         arxiv_id=known,
     )
 
