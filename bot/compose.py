@@ -90,9 +90,7 @@ def compose(
     unsubscribe = _unsubscribe_url(
         settings.mail.unsubscribe, subscriber.email, parseaddr(settings.mail.from_addr)[1]
     )
-    digest = Digest(
-        subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed
-    )
+    digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed)
     text, html = renderer.render(digest)
     paper_ids = [d.paper.id for d in batch]
     domain = parseaddr(settings.mail.from_addr)[1].rpartition("@")[2] or "localhost"
