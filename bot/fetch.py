@@ -21,7 +21,15 @@ import httpx
 from bot import __version__
 from bot.errors import FetchError
 
-__all__ = ["Fetched", "Fetcher", "RetryLater", "redact_url", "retry_after_seconds", "USER_AGENT"]
+__all__ = [
+    "Fetched",
+    "Fetcher",
+    "RetryLater",
+    "redact_url",
+    "retry_after_seconds",
+    "USER_AGENT",
+    "MAX_RETRY_AFTER",
+]
 
 USER_AGENT = f"paper-digest-bot/{__version__} (+https://github.com/paper-digest-bot; self-hosted)"
 DEFAULT_DEADLINE = 60.0  # seconds for the whole request, body included
@@ -29,6 +37,7 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # decoded bytes; a gzip bomb stops here
 MAX_REDIRECTS = 5
 DEFAULT_POLITENESS = 1.0  # seconds between two request starts to the same host
 DEFAULT_MAX_RETRY_WAIT = 5.0  # a Retry-After up to this is slept inside the poll, then retried once
+MAX_RETRY_AFTER = 86_400  # seconds: a server's Retry-After is honoured up to one day (SPEC 3)
 
 # httpx logs every request URL at INFO, credentials and query tokens included
 # (RELIABILITY.md finding 8); our own log line carries the redacted URL instead.
@@ -56,20 +65,21 @@ class RetryLater(FetchError):
 
 def retry_after_seconds(value: str | None, now: datetime) -> int | None:
     """The wait a Retry-After header asks for, in whole seconds (RFC 9110 10.2.3: delay-seconds or
-    an HTTP-date); None when absent or unreadable. Pure: `now` is passed in.
+    an HTTP-date), at most MAX_RETRY_AFTER; None when absent or unreadable. Pure: `now` is passed.
     """
     text = (value or "").strip()
     if not text:
         return None
     if text.isascii() and text.isdigit():  # "²".isdigit() is True, int("²") raises
-        return int(text)
+        # Compared as text first: int() of a 5,000-digit header is refused by Python itself.
+        return MAX_RETRY_AFTER if len(text) > 6 else min(int(text), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0, int((when - now).total_seconds() + 0.999))
+    return max(0, min(int((when - now).total_seconds() + 0.999), MAX_RETRY_AFTER))
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:

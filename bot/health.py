@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.fetch import MAX_RETRY_AFTER
 from bot.store import SourceState
 
 __all__ = ["FAILING_ALERT_AFTER", "failure_alert", "empty_alert", "retry_wait"]
@@ -63,13 +64,17 @@ def empty_alert(before: SourceState | None, now: datetime, count: int) -> str | 
 def retry_wait(before: SourceState | None, now: datetime) -> int | None:
     """Seconds still to wait before asking a source again, when its last poll failed with "asked
     to retry after N s" (fetch.RetryLater) less than N s ago; None when it may be polled.
+
+    N is capped at MAX_RETRY_AFTER, whatever was stored: an older version stored
+    `Retry-After: 999999999999` as is, and every later poll died here (issue 11 item 5).
     """
     if before is None or not before.last_error or before.last_poll is None:
         return None
     asked = _RETRY_AFTER.search(before.last_error)
     if not asked:
         return None
-    left = before.last_poll + timedelta(seconds=int(asked.group(1))) - now
+    asked_for = min(int(asked.group(1)[:12]), MAX_RETRY_AFTER)
+    left = before.last_poll + timedelta(seconds=asked_for) - now
     seconds = int(left.total_seconds() + 0.999)
     return seconds if seconds > 0 else None
 

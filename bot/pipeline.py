@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot import health, identity, sources
-from bot.errors import FetchError, ParseError
+from bot.errors import BotError, FetchError, ParseError
 from bot.fetch import Fetched, Fetcher, redact_url
 from bot.links import scrub
 from bot.match import Matcher
 from bot.models import Paper, Settings, Source, Subscriber
 from bot.sources.hf_daily import catch_up_urls
 from bot.sources.listing import Listing
+from bot.sources.text import collapse
 from bot.store import SourceState, Store
 
 __all__ = ["SourceOutcome", "PollReport", "poll", "compile_matcher"]
@@ -73,7 +74,8 @@ async def poll(
 ) -> PollReport:
     """Fetch every source, record the papers never seen, queue a delivery per (subscriber, match).
 
-    Recording and queuing are one transaction; a source's validators (ETag, Last-Modified) are saved
+    Recording and queuing are one transaction (one per source when that one fails: _Recorder);
+    a source's validators (ETag, Last-Modified) are saved
     only after its papers are recorded, so a crash in between refetches instead of losing papers.
     A failed source is logged as a warning on each poll and as an error once (bot.health); a source
     whose server asked to retry later is not asked again before then. `fetcher` is the caller's
@@ -89,16 +91,18 @@ async def poll(
             *(_poll_source(fetcher, gate, store, source, now) for source in settings.sources)
         )
     listed = [paper for result in results for paper in result.papers]
-    merged = identity.merge(listed)
-    queued: list[tuple[str, str, tuple[str, ...]]] = []
-
-    def queue(new: list[Paper]) -> list[tuple[str, str, tuple[str, ...]]]:
-        queued.extend(_deliveries(matcher, settings.subscribers, new))
-        return queued
-
     report = PollReport()
-    report.new = store.record(merged, now, queue=None if mark_seen else queue)
-    report.queued = len(queued)
+    record = _Recorder(store, now, matcher, settings.subscribers, mark_seen)
+    try:
+        report.new = record(identity.merge(listed))
+    except Exception as exc:  # noqa: BLE001 - a value the ledger refused: find whose, spare the rest
+        # (PostgreSQL's refusals, such as an index entry over 2,704 bytes, come as StoreError
+        # too; a ledger that is down fails again at save_poll below, and that stops the poll.)
+        reason = collapse(f"{type(exc).__name__}: {exc}")[:300]
+        log.warning("recording the poll failed (%s); recording each source on its own", reason)
+        results = [_record_alone(record, result) for result in results]
+        report.new = record.new
+    report.queued = record.queued
     for source, result in zip(settings.sources, results, strict=True):
         report.sources.append(_save_and_alert(store, source, result, now))
     log.info(
@@ -109,6 +113,58 @@ async def poll(
         report.queued,
     )
     return report
+
+
+class _Recorder:
+    """Records papers and queues their deliveries, one transaction per call, counting both.
+
+    The whole poll is normally one call, so a paper listed by two sources is new once with both
+    sources (a subscriber's `sources` can admit either). Only when that transaction fails is
+    each source recorded in its own, so that one source's bad data never stops the others
+    (issue 11 item 4).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        now: datetime,
+        matcher: Matcher,
+        subscribers: Sequence[Subscriber],
+        mark_seen: bool,
+    ):
+        self.store, self.now, self.matcher = store, now, matcher
+        self.subscribers, self.mark_seen = subscribers, mark_seen
+        self.new: list[Paper] = []
+        self.queued = 0
+
+    def __call__(self, papers: list[Paper]) -> list[Paper]:
+        """Record `papers` in one transaction; the new ones. Counts only what was committed."""
+        queued: list[tuple[str, str, tuple[str, ...]]] = []
+
+        def queue(new: list[Paper]) -> list[tuple[str, str, tuple[str, ...]]]:
+            queued[:] = _deliveries(self.matcher, self.subscribers, new)
+            return queued
+
+        new = self.store.record(papers, self.now, queue=None if self.mark_seen else queue)
+        self.new.extend(new)
+        self.queued += len(queued)
+        return new
+
+
+def _record_alone(record: _Recorder, result: _Polled) -> _Polled:
+    """The source's result after recording its papers in a transaction of their own; a failure
+    becomes the source's error, its validators unsaved, so its papers are asked for again."""
+    if not result.papers:
+        return result
+    try:
+        record(identity.merge(result.papers))
+    except Exception as exc:  # noqa: BLE001 - this source's data, whatever the ledger said
+        if not isinstance(exc, BotError):  # StoreError says it all in one line, logged below
+            log.exception("source=%s cannot record its papers", result.outcome.name)
+        reason = collapse(f"{type(exc).__name__}: {exc}")[:300]
+        error = f"the ledger refused this source's papers ({reason}); a bug: please report it"
+        return replace(result, papers=[], outcome=SourceOutcome(result.outcome.name, error=error))
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,6 +365,20 @@ def test_h10_bogus_encoding_declarations_are_one_source_error(store):
     }
 
 
+def poll_bomb_and_good(store: Store, bomb: Reply) -> tuple[PollReport, float, int]:
+    """A poll of a source served `bomb` and of a good one: the report, seconds, peak bytes."""
+    with scripted_site() as site:
+        url = site.put("/rss", bomb)
+        good = site.put("/good", ok(ARXIV_AI))
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            report = run_poll(store, [feed("bomb", url), feed("good", good)], MONDAY)
+            return report, time.monotonic() - started, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
 def entity_feed(value: bytes, references: int) -> bytes:
     return (
         b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + value + b'">]><rss version="2.0">'
@@ -392,17 +406,7 @@ def entity_feed(value: bytes, references: int) -> bytes:
     ids=["long-entity", "many-references"],
 )
 def test_h11_entity_bombs_fail_in_bounded_time_and_memory(store, body, message):
-    with scripted_site() as site:
-        url = site.put("/rss", ok(body))
-        good = site.put("/good", ok(ARXIV_AI))
-        tracemalloc.start()
-        started = time.monotonic()
-        try:
-            report = run_poll(store, [feed("bomb", url), feed("good", good)], MONDAY)
-            elapsed = time.monotonic() - started
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+    report, elapsed, peak = poll_bomb_and_good(store, ok(body))
     assert errors(report) == {"bomb": message, "good": None}
     assert elapsed < 2.0
     assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MiB"

@@ -234,7 +234,8 @@ def test_generic_rss_item():
         "<dc:creator>Smith, John</dc:creator>"
     )
     (paper,) = parse("feed", body, url="https://example.org/feed.xml")
-    assert paper.title == "A <script> in a title"  # plain text stays text; templates escape it
+    # SPEC section 3: markup in titles becomes plain text, an unclosed <script> hides nothing.
+    assert paper.title == "A in a title"
     assert paper.url == "https://example.org/posts/1"  # resolved against the source URL
     assert paper.abstract == "Hello & bold world"
     assert paper.categories == ("ML",)
@@ -493,8 +494,11 @@ def test_hostile_author_and_markup_strings_parse_in_linear_time():
     started = time.monotonic()
     (paper,) = parse("feed", body)
     assert time.monotonic() - started < 2.0
-    assert paper.authors == ("Kukla, D.", "A" * 5000 + "!", "Li, X.")
-    assert paper.abstract == ""  # everything after an unclosed <script> is hidden
+    # A name is capped at 1,000 characters with an ellipsis (untrusted.MAX_NAME).
+    assert paper.authors == ("Kukla, D.", "A" * 999 + "\u2026", "Li, X.")
+    # An unclosed <script> loses its tag only; the abstract is then capped at 20,000 characters.
+    assert paper.abstract.startswith("x x x") and paper.abstract.endswith(" x\u2026")
+    assert 19_990 < len(paper.abstract) <= 20_000  # cut at a word
 
 
 def test_a_feed_cut_inside_its_only_entry_yields_nothing():

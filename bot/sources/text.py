@@ -23,8 +23,9 @@ __all__ = [
 
 _SPACE = re.compile(r"\s+")
 # C0/C1 controls other than whitespace never belong in a title or abstract; they break mail
-# headers and XML later on (RELIABILITY.md finding 11).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# headers and XML later on (RELIABILITY.md finding 11). Lone surrogates (JSON's "\ud800" escape
+# decodes to one) cannot be encoded at all: the ledger's INSERT raised (issue 11 item 4).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Only real HTML element names count as tags, so plain-text LaTeX such as "$a<b$" survives when a
 # feed mislabels plain text as HTML.
 _TAG_NAMES = (
@@ -40,6 +41,8 @@ _BLOCK_TAGS = {
     "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
 }  # fmt: skip
 _TAG = re.compile(rf"</?({_TAG_NAMES})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+# TeX math in abstracts (arXiv writes "$a<b$"). [^$]* keeps the scan linear on hostile text.
+_MATH = re.compile(r"(\$\$[^$]*\$\$|\$[^$]+\$)")
 _HIDDEN = re.compile(r"<(script|style|head)\b|<!--", re.IGNORECASE)
 _HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
 # Bounded, so a page of unclosed <title> tags costs linear time, not quadratic.
@@ -47,7 +50,8 @@ _TITLE = re.compile(r"<title[^>]{0,200}>(.{0,2000}?)</title\s*>", re.IGNORECASE 
 
 
 def collapse(text: str | None) -> str:
-    """The text with control characters dropped and every whitespace run made one space, trimmed."""
+    """The text with control characters and lone surrogates dropped and every whitespace run made
+    one space, trimmed."""
     if not text:
         return ""
     return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
@@ -56,32 +60,43 @@ def collapse(text: str | None) -> str:
 def html_to_text(markup: str | None) -> str:
     """The visible text of an HTML fragment: scripts and comments dropped, tags removed, entities
     decoded, whitespace collapsed. Inline tags vanish (S<sub>N</sub>2 -> SN2); block tags separate.
+
+    LaTeX stays as written: inside $...$ and $$...$$ nothing is taken for a tag, so "$a<b>c$"
+    (a < b > c) and "$x<head$" keep every character; entities are decoded there too.
     """
     if not markup:
         return ""
-    text = _drop_hidden(markup)
-    text = _TAG.sub(lambda m: " " if m.group(1).lower() in _BLOCK_TAGS else "", text)
-    return collapse(html.unescape(text))
+    parts = _MATH.split(markup)  # odd indexes are the math spans
+    for index in range(0, len(parts), 2):
+        text = _drop_hidden(parts[index])
+        parts[index] = _TAG.sub(lambda m: " " if m.group(1).lower() in _BLOCK_TAGS else "", text)
+    return collapse(html.unescape("".join(parts)))
 
 
 def _drop_hidden(markup: str) -> str:
-    """The markup without scripts, styles, <head> and comments; an unclosed one hides the rest.
+    """The markup without scripts, styles, <head> and comments. An unclosed one loses only its
+    opening tag: the rest is text a reader was meant to see ("A <script> in a title").
 
-    A scan with str.find rather than a lazy regex, so that hostile markup full of unclosed
-    <script> tags costs linear time.
+    A scan with str.find rather than a lazy regex, and each closing tag looked for at most once
+    after it was found missing, so that hostile markup full of unclosed <script> tags costs
+    linear time.
     """
     lowered = markup.lower()
+    missing: set[str] = set()  # closers absent from the rest of the markup
     kept: list[str] = []
     position = 0
     while found := _HIDDEN.search(markup, position):
         kept.append(markup[position : found.start()])
-        if found.group(1):
-            close = lowered.find(f"</{found.group(1).lower()}", found.end())
-            close = lowered.find(">", close) if close >= 0 else -1
-            position = close + 1 if close >= 0 else len(markup)
+        closer = f"</{found.group(1).lower()}" if found.group(1) else "-->"
+        close = -1 if closer in missing else lowered.find(closer, found.end())
+        if close >= 0:
+            close = lowered.find(">", close) if found.group(1) else close + 2
+        if close >= 0:
+            position = close + 1
         else:
-            close = markup.find("-->", found.end())
-            position = close + 3 if close >= 0 else len(markup)
+            missing.add(closer)
+            end = markup.find(">", found.end()) if found.group(1) else found.end() - 1
+            position = (end if end >= 0 else found.end() - 1) + 1
         kept.append(" ")
     kept.append(markup[position:])
     return "".join(kept)
