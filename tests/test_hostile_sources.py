@@ -44,6 +44,23 @@ def any_store(database_url: str) -> Iterator[Store]:
         yield opened
 
 
+def run_cli(
+    command: str, folder: Path, sources: list[tuple[str, str, str]], keywords: str | None = None
+):
+    """The real CLI `bot <command>` on a settings file in `folder` (SQLite ledger bot.db, Maildir
+    outbox): `sources` are (name, type, url); one instant subscriber ada@example.org."""
+    lines = ['[bot]\ndatabase = "sqlite:///bot.db"']
+    lines += [f'[[sources]]\nname = "{n}"\ntype = "{t}"\nurl = "{u}"' for n, t, u in sources]
+    if keywords:
+        lines.append(
+            f'[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["{keywords}"]\n'
+            'cadence = "instant"'
+        )
+    config = folder / "settings.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return run_bot(command, "--config", str(config), cwd=folder)
+
+
 # ---------------------------------------------------------------------------------------------
 # Item 4: a lone surrogate in one source's JSON
 
@@ -95,16 +112,12 @@ def test_bot_once_records_and_mails_the_other_sources_papers_despite_a_lone_surr
     with http_site() as site:
         hf = site.put("/api/daily_papers?date=2026-04-27", surrogate_items(), "application/json")
         arxiv = site.put("/rss", ARXIV_AI, "application/rss+xml")
-        config = tmp_path / "settings.toml"
-        config.write_text(
-            '[bot]\ndatabase = "sqlite:///bot.db"\n'
-            f'[[sources]]\nname = "hf"\ntype = "hf-daily"\nurl = "{hf}"\n'
-            f'[[sources]]\nname = "arxiv"\ntype = "feed"\nurl = "{arxiv}"\n'
-            '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["surrogates OR agent"]\n'
-            'cadence = "instant"\n',
-            encoding="utf-8",
+        result = run_cli(
+            "once",
+            tmp_path,
+            [("hf", "hf-daily", hf), ("arxiv", "feed", arxiv)],
+            "surrogates OR agent",
         )
-        result = run_bot("once", "--config", str(config), cwd=tmp_path)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "bot.db") as db:
@@ -263,15 +276,7 @@ PLAIN_ABSTRACT = "We study zebrafish fins & tails. Where $a<b$ and $c<b>d$ hold,
 def test_markup_from_a_feed_is_plain_text_in_the_email_and_escaped_in_its_html(tmp_path: Path):
     with http_site() as site:
         url = site.put("/rss", MARKUP_FEED, "application/rss+xml")
-        config = tmp_path / "settings.toml"
-        config.write_text(
-            '[bot]\ndatabase = "sqlite:///bot.db"\n'
-            f'[[sources]]\nname = "journal"\ntype = "feed"\nurl = "{url}"\n'
-            '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["fins"]\n'
-            'cadence = "instant"\n',
-            encoding="utf-8",
-        )
-        result = run_bot("once", "--config", str(config), cwd=tmp_path)
+        result = run_cli("once", tmp_path, [("journal", "feed", url)], "fins")
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "bot.db") as db:
         assert db.execute("SELECT title, abstract FROM papers").fetchall() == [
@@ -302,13 +307,7 @@ def test_a_6_mb_abstract_is_stored_capped_at_20000_characters(tmp_path: Path):
     assert len(body) > 6 * 10**6
     with http_site() as site:
         url = site.put("/rss", body, "application/rss+xml")
-        config = tmp_path / "settings.toml"
-        config.write_text(
-            '[bot]\ndatabase = "sqlite:///bot.db"\n'
-            f'[[sources]]\nname = "journal"\ntype = "feed"\nurl = "{url}"\n',
-            encoding="utf-8",
-        )
-        result = run_bot("fetch", "--config", str(config), cwd=tmp_path)
+        result = run_cli("fetch", tmp_path, [("journal", "feed", url)])
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "bot.db") as db:
         ((title, abstract),) = db.execute("SELECT title, abstract FROM papers").fetchall()
@@ -344,3 +343,21 @@ def test_papers_the_ledger_refuses_fail_their_source_alone(pg_database_url: str)
         assert state is not None and state.last_success is None
     else:  # a ledger that can index such a title records it like any other
         assert errors(report)["wide"] is None and len(papers) == 4
+
+
+def test_bot_once_names_the_source_serving_binary_data_and_mails_nothing(tmp_path: Path):
+    with http_site() as site:
+        url = site.put("/page", random.Random(8).randbytes(2 * 2**20), "text/plain")
+        result = run_cli("once", tmp_path, [("junk", "page", url)], "a OR e")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors_shown = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors_shown == [
+        "error: source 'junk': not a text listing: the body is binary data, not text "
+        "(check the source url and type)"
+    ]
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        assert db.execute("SELECT count(*) FROM papers").fetchone() == (0,)
+    assert not (tmp_path / "outbox" / "new").exists() or not any(
+        (tmp_path / "outbox" / "new").iterdir()
+    )
