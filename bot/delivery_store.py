@@ -25,12 +25,20 @@ __all__ = ["DeliveryStore", "unassigned", "row_ids"]
 class DeliveryStore(StoreBase):
     """Deliveries owed: read, counted, finished by paper, quarantined."""
 
-    def pending(self, email: str, limit: int | None = None) -> list[Pending]:
-        """The subscriber's pending deliveries not yet in an email, oldest queued first."""
+    def pending(
+        self, email: str, limit: int | None = None, outbox_id: int | None = None
+    ) -> list[Pending]:
+        """The subscriber's pending deliveries not yet in an email (or, with `outbox_id`, those
+        in that email), oldest queued first."""
+        where = (
+            unassigned(email)
+            if outbox_id is None
+            else (deliveries.c.email == email.lower(), deliveries.c.outbox_id == outbox_id)
+        )
         query = (
             select(paper_table, deliveries.c.queries, deliveries.c.queued_at)
             .join(deliveries, deliveries.c.paper_id == paper_table.c.id)
-            .where(*unassigned(email))
+            .where(*where)
             .order_by(deliveries.c.queued_at, paper_table.c.first_seen, paper_table.c.id)
         )
         if limit is not None:

@@ -11,6 +11,7 @@ __all__ = [
     "SendError",
     "TemporarySendError",
     "PermanentSendError",
+    "MessageTooBigError",
 ]
 
 
@@ -68,3 +69,7 @@ class PermanentSendError(SendError):
     def __init__(self, message: str, reply: str = ""):
         self.reply = reply or message
         super().__init__(message)
+
+
+class MessageTooBigError(PermanentSendError):
+    """Refused for its size (552, 5.3.4): not the papers' fault, a smaller email may pass."""

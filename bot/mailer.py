@@ -8,6 +8,7 @@ and PermanentSendError when this message to this recipient will never be accepte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import mailbox
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import aiosmtplib
+from aiosmtplib.protocol import normalize_message_line_endings
 
-from bot.errors import ConfigError, PermanentSendError, TemporarySendError
+from bot.errors import ConfigError, MessageTooBigError, PermanentSendError, TemporarySendError
+from bot.message import one_line
 from bot.models import MailSettings
 
 __all__ = [
@@ -38,6 +41,12 @@ E = TypeVar("E", bound=BaseException)
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 # Polite QUIT must not hold up shutdown.
 _QUIT_TIMEOUT = 5.0
+# RFC 5321 section 4.5.3.2.6: a client waits 10 minutes for the reply to the final dot, since the
+# server may be queueing (or scanning) the message; giving up sooner makes duplicates.
+DATA_TIMEOUT = 600.0
+# RFC 3463 5.3.4 "message too big for system"; RFC 1870 / 5321: 552 "exceeded storage allocation".
+_TOO_BIG_CODE = 552
+_TOO_BIG_STATUS = "5.3.4"
 
 
 class Transport(Protocol):
@@ -140,7 +149,7 @@ class SmtpTransport:
         async with self._lock:
             try:
                 smtp = await self._connection()
-                refused, _ = await smtp.sendmail(sender, [recipient], data)
+                await self._transfer(smtp, sender, recipient, data)
             except BaseException as exc:
                 # Whatever happened (even cancellation), the session state is unknown: start afresh.
                 self._drop()
@@ -148,13 +157,33 @@ class SmtpTransport:
                 if error is None:
                     raise
                 raise error from exc
-            # RELIABILITY finding 6: aiosmtplib returns normally when only some recipients were
-            # refused, so the per-recipient result must be read.
-            if recipient in refused:
-                response = refused[recipient]
-                self._drop()
-                what = f"mail server {self.where} refused recipient {recipient}"
-                raise _by_code(response.code, what, _reply(response.code, response.message))
+
+    async def _transfer(
+        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes
+    ) -> None:
+        """MAIL, RCPT, DATA: aiosmtplib's `sendmail`, except that the wait for the reply to DATA
+        is DATA_TIMEOUT, not the command timeout (`sendmail` has one timeout for every command).
+
+        A refused recipient raises (RELIABILITY finding 6: `sendmail` returned normally when only
+        some recipients were refused; here there is one recipient and its refusal is an error).
+        """
+        if smtp.is_ehlo_or_helo_needed:
+            await smtp.ehlo()
+        options = []
+        if smtp.supports_extension("size"):  # RFC 1870: a server refuses a too-big message early
+            options.append(f"SIZE={len(normalize_message_line_endings(data))}")
+        try:
+            await smtp.mail(sender, options=options)
+            try:
+                await smtp.rcpt(recipient)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                raise aiosmtplib.SMTPRecipientsRefused([exc]) from None
+            await smtp.data(data, timeout=max(self.timeout, DATA_TIMEOUT))
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            # Reset the envelope so the connection can carry the next message (as sendmail does).
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await smtp.rset()
+            raise
 
     async def probe(self) -> None:
         """Connect (with STARTTLS/TLS and login as configured); raise a SendError if that fails."""
@@ -194,7 +223,18 @@ class SmtpTransport:
             self._smtp = None
 
     def _translate(self, exc: Exception) -> TemporarySendError | PermanentSendError | None:
-        """The project's error for an aiosmtplib/OS failure (one line naming server and cause).
+        """The project's error for an aiosmtplib/OS failure, in one printable line: a server's
+        text is untrusted (an escape sequence in a reply must not reach the operator's terminal).
+        """
+        error = self._explain(exc)
+        if error is None:
+            return None
+        if isinstance(error, PermanentSendError):
+            return type(error)(one_line(str(error)), one_line(error.reply))
+        return TemporarySendError(one_line(str(error)))
+
+    def _explain(self, exc: Exception) -> TemporarySendError | PermanentSendError | None:
+        """The project's error for an aiosmtplib/OS failure (naming server and cause).
 
         Only refusals of this message or this recipient are permanent; a refused session, login
         or sender is the operator's to fix, so the deliveries stay pending (temporary).
@@ -213,11 +253,14 @@ class SmtpTransport:
             return _by_code(first.code, what, _reply(first.code, first.message))
         if isinstance(exc, aiosmtplib.SMTPDataError):
             what = f"mail server {where} refused the message"
+            if _too_big(exc.code, exc.message):
+                reply = _reply(exc.code, exc.message)
+                return MessageTooBigError(f"{what}: {reply}", reply)
             return _by_code(exc.code, what, _reply(exc.code, exc.message))
         if isinstance(exc, aiosmtplib.SMTPSenderRefused):
             reply = _reply(exc.code, exc.message)
-            if exc.code == 552:  # RFC 1870: this message exceeds the server's size limit
-                return PermanentSendError(
+            if _too_big(exc.code, exc.message):  # RFC 1870: beyond the server's size limit
+                return MessageTooBigError(
                     f"mail server {where} refused the message: {reply}", reply
                 )
             return TemporarySendError(
@@ -281,6 +324,13 @@ def _find_cause(exc: BaseException, kind: type[E]) -> E | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+def _too_big(code: int, message: str) -> bool:
+    """A refusal for size: 552, or the enhanced status 5.3.4 (RFC 3463) with another 5xx code."""
+    return code == _TOO_BIG_CODE or (
+        500 <= code < 600 and message.lstrip().startswith(_TOO_BIG_STATUS)
+    )
 
 
 def _reply(code: int, message: str) -> str:

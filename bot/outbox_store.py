@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bot.delivery_store import DeliveryStore, row_ids, unassigned
 from bot.engine import insert_if_absent
@@ -89,37 +89,44 @@ class OutboxStore(DeliveryStore):
         Returns the row id, or None (nothing written) when (email, period) already has an email or
         any of the deliveries is no longer pending outside an email (the caller composes again).
         """
-        email = email.lower()
         with self._write() as conn:
-            row_id = conn.scalar(
-                insert_if_absent(conn, outbox).returning(outbox.c.id),
-                {
-                    "email": email,
-                    "period": period,
-                    "state": PENDING,
-                    "message_id": message_id,
-                    "papers": len(paper_ids),
-                    "attempts": 0,
-                    "created_at": now,
-                },
-            )
+            row_id = _insert_email(conn, email.lower(), paper_ids, message_id, data, now, period)
             if row_id is None:
-                return None
-            conn.execute(insert(outbox_data), {"outbox_id": row_id, "data": data})
-            wanted = list(dict.fromkeys(paper_ids))
-            assigned = 0
-            for chunk in chunks(wanted):
-                assigned += conn.execute(
-                    update(deliveries)
-                    .where(*unassigned(email), deliveries.c.paper_id.in_(row_ids(chunk)))
-                    .values(outbox_id=row_id)
-                ).rowcount
-            if assigned != len(wanted):
-                # Another run put some of these papers in its own email meanwhile (cron next to
-                # the daemon, two senders on PostgreSQL): these bytes would mail them twice.
                 conn.rollback()
-                return None
         return row_id
+
+    def split_email(
+        self, row_id: int, owner: str, parts: Sequence[tuple[Sequence[str], str, bytes]]
+    ) -> bool:
+        """Replace a claimed email the server refused for its size by smaller ones; one commit.
+
+        `parts` are (paper ids, Message-ID, bytes) together holding exactly its papers. The first
+        part keeps its period (a digest stays one digest for the schedule) and every part keeps
+        its age (`created_at`, for the expiry of deferred emails). The refused email is deleted:
+        it never went out. False (nothing changed) when the row is no longer `owner`'s.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                select(outbox).where(
+                    outbox.c.id == row_id, outbox.c.state == SENDING, outbox.c.claimed_by == owner
+                )
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                update(deliveries).where(deliveries.c.outbox_id == row_id).values(outbox_id=None)
+            )
+            conn.execute(delete(outbox_data).where(outbox_data.c.outbox_id == row_id))
+            conn.execute(delete(outbox).where(outbox.c.id == row_id))
+            for n, (paper_ids, message_id, data) in enumerate(parts):
+                period = row.period if n == 0 else None
+                made = _insert_email(
+                    conn, row.email, paper_ids, message_id, data, row.created_at, period
+                )
+                if made is None:
+                    conn.rollback()
+                    return False
+        return True
 
     def due_emails(
         self, owner: str, now: datetime, emails: Iterable[str] | None = None
@@ -258,3 +265,42 @@ class OutboxStore(DeliveryStore):
             if old is None or (when and (old[0] is None or when >= old[0])):
                 errors[email] = (when, error)
         return counts, errors
+
+
+def _insert_email(
+    conn: Connection,
+    email: str,
+    paper_ids: Sequence[str],
+    message_id: str,
+    data: bytes,
+    created_at: datetime,
+    period: str | None,
+) -> int | None:
+    """Insert one pending email holding these deliveries (pending, in no email); its id, or None
+    when (email, period) has one already or a delivery is taken (the caller rolls back)."""
+    row_id = conn.scalar(
+        insert_if_absent(conn, outbox).returning(outbox.c.id),
+        {
+            "email": email,
+            "period": period,
+            "state": PENDING,
+            "message_id": message_id,
+            "papers": len(paper_ids),
+            "attempts": 0,
+            "created_at": created_at,
+        },
+    )
+    if row_id is None:
+        return None
+    conn.execute(insert(outbox_data), {"outbox_id": row_id, "data": data})
+    wanted = list(dict.fromkeys(paper_ids))
+    assigned = 0
+    for chunk in chunks(wanted):
+        assigned += conn.execute(
+            update(deliveries)
+            .where(*unassigned(email), deliveries.c.paper_id.in_(row_ids(chunk)))
+            .values(outbox_id=row_id)
+        ).rowcount
+    # Fewer assigned: another run put some of these papers in its own email meanwhile (cron next
+    # to the daemon, two senders on PostgreSQL): these bytes would mail them twice.
+    return row_id if assigned == len(wanted) else None

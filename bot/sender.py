@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from bot.compose import Composed, compose_for, compose_isolating, ranked
-from bot.errors import PermanentSendError, SendError
+from bot.compose import Composed, compose, compose_for, compose_isolating, ranked
+from bot.errors import MessageTooBigError, PermanentSendError, SendError
 from bot.models import Settings, Subscriber
 from bot.outbox_claims import new_owner
 from bot.render import Renderer
@@ -104,10 +104,46 @@ async def send(
 
     authors = scope if compose is None else scope & {e.lower() for e in compose}
     await _fill(settings, store, renderer, now, known, authors, period, policy, report, stop)
+
+    def split(row, owner: str) -> int:
+        return _split(settings, store, renderer, known, row, owner, clock())
+
     await _deliver(
-        settings, store, pool, scope, clock, policy, rng or random.Random(), report, stop
+        settings, store, pool, scope, clock, policy, rng or random.Random(), report, stop, split
     )
     return report
+
+
+def _split(
+    settings: Settings,
+    store: Store,
+    renderer: Renderer,
+    known: dict[str, Subscriber],
+    row,
+    owner: str,
+    now: datetime,
+) -> int:
+    """Replace an email refused for its size by two, each with half of its papers (best first).
+
+    SPEC section 4: a size refusal is not the papers' fault. The halves are tried like any email,
+    so a half still too big is split again, down to one paper. Returns the number of emails made
+    (0: not split, the email is failed as refused).
+    """
+    subscriber = known.get(row.email)
+    papers = ranked(store.pending(row.email, outbox_id=row.id))
+    if subscriber is None or len(papers) < 2:
+        return 0
+    middle = (len(papers) + 1) // 2
+    try:
+        parts = [
+            compose(settings, subscriber, half, renderer, now)
+            for half in (papers[:middle], papers[middle:])
+        ]
+    except Exception as exc:  # noqa: BLE001 (it was built once; if not now, fail it as refused)
+        log.error("subscriber=%s split=failed error=%r", row.email, str(exc))
+        return 0
+    made = [(p.paper_ids, p.message_id, p.data) for p in parts if p is not None]
+    return len(made) if store.split_email(row.id, owner, made) else 0
 
 
 async def _fill(
@@ -166,6 +202,7 @@ async def _deliver(
     rng: random.Random,
     report: SendReport,
     stop: asyncio.Event | None = None,
+    split: Callable[[object, str], int] = lambda row, owner: 0,
 ) -> None:
     """Send due outbox rows over `pool`, retrying within the run what comes due soon enough.
 
@@ -229,6 +266,18 @@ async def _deliver(
                         row.attempts,
                     )
                     continue
+                if isinstance(failed, MessageTooBigError) and row.papers > 1:
+                    made = split(row, owner)
+                    if made:  # the parts are due now: this or another worker claims them next
+                        deferred.pop(row.id, None)
+                        log.warning(
+                            "subscriber=%s too_big=%r papers=%d split_into=%d",
+                            row.email,
+                            failed.reply,
+                            row.papers,
+                            made,
+                        )
+                        continue
                 failures += 1
                 if isinstance(failed, PermanentSendError):
                     store.email_failed(row.id, failed.reply, clock())
