@@ -16,6 +16,7 @@ from bot import __version__
 from bot.cli_args import date, positive, protect_queries
 from bot.cli_subscribers import add_subscriber_commands
 from bot.errors import BotError, ConfigError
+from bot.message import one_line
 
 __all__ = ["main"]
 
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotError as exc:
         lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
         for line in lines:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {one_line(line)}", file=sys.stderr)  # may quote a server's text
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -209,14 +210,13 @@ def _run_send(settings, store) -> int:
             await asyncio.gather(*(t.close() for t in transports))
 
     report = asyncio.run(run())
+    # Each line may quote a mail server: one_line drops the control characters it may hold.
     for line in report.deferred:
-        print(f"error: not sent yet, will retry: {line}", file=sys.stderr)
-    for line in report.failed:
-        print(f"error: {line}", file=sys.stderr)
-    for line in report.quarantined:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: not sent yet, will retry: {one_line(line)}", file=sys.stderr)
+    for line in [*report.failed, *report.quarantined]:
+        print(f"error: {one_line(line)}", file=sys.stderr)
     if report.stopped:
-        print(f"error: sending stopped: {report.stopped}", file=sys.stderr)
+        print(f"error: sending stopped: {one_line(report.stopped)}", file=sys.stderr)
     print(f"{report.emails} emails sent with {report.papers} papers")
     problems = report.deferred or report.failed or report.quarantined or report.stopped
     return EXIT_FAILED if problems else EXIT_OK

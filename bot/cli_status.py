@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.links import scrub
+from bot.message import one_line
 from bot.models import Paper, Settings
 from bot.schema import STATES
 from bot.store import SourceState, Status
@@ -32,7 +33,9 @@ def print_status(status: Status, settings: Settings, *, as_json: bool) -> None:
         last = _stamp(s.last_poll)
         if s.consecutive_failures:
             since = _stamp(s.last_success) or "never"
-            health = f"failing x{s.consecutive_failures} (last success {since}): {s.last_error}"
+            health = (
+                f"failing x{s.consecutive_failures} (last success {since}): {_shown(s.last_error)}"
+            )
         else:
             health = "ok"
         print(f"source {s.name}: last poll {last}, {s.last_count} listed, {health}")
@@ -44,7 +47,13 @@ def print_status(status: Status, settings: Settings, *, as_json: bool) -> None:
             print(f"  {unsent} email(s) waiting to be sent")
         if email in status.errors:
             when, error = status.errors[email]
-            print(f"  last error {_stamp(when) or '?'}: {error}")
+            print(f"  last error {_stamp(when) or '?'}: {_shown(error)}")
+
+
+def _shown(text: str | None) -> str:
+    """Text from a server (stored by any version) as one line without control characters: an
+    escape sequence in a reply must not drive the operator's terminal (issue 11 item 10)."""
+    return one_line(text or "")
 
 
 def _with_configured(status: Status, settings: Settings) -> Status:

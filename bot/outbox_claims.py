@@ -56,6 +56,7 @@ class OutboxEmail:
     data: bytes
     papers: int
     attempts: int
+    created_at: datetime | None = None  # when it was rendered: deferred too long, it is failed
 
 
 def new_owner() -> str:
@@ -95,7 +96,12 @@ def claim(
             attempts=outbox.c.attempts + 1,
         )
         .returning(
-            outbox.c.id, outbox.c.email, outbox.c.message_id, outbox.c.papers, outbox.c.attempts
+            outbox.c.id,
+            outbox.c.email,
+            outbox.c.message_id,
+            outbox.c.papers,
+            outbox.c.attempts,
+            outbox.c.created_at,
         )
     ).all()
     ids = [r.id for r in claimed]
@@ -107,7 +113,9 @@ def claim(
         ).all()
     )
     found = [
-        OutboxEmail(r.id, r.email, r.message_id, bytes(bodies[r.id]), r.papers, r.attempts)
+        OutboxEmail(
+            r.id, r.email, r.message_id, bytes(bodies[r.id]), r.papers, r.attempts, r.created_at
+        )
         for r in claimed
     ]
     return sorted(found, key=lambda e: e.id)

@@ -51,6 +51,9 @@ class RetryPolicy:
     breaker: int = 3  # consecutive failures that end the run (server down, login refused)
     lease: float = 900.0  # a claimed email is ours this long (RFC 5321 DATA timeout is 600 s)
     quarantine_after: int = 3  # failed renders before a paper is quarantined (Mailman)
+    # SPEC section 4: an email still failing temporarily this long after it was made is failed
+    # with the last reply (Postfix's maximal_queue_lifetime, 5 days, does the same).
+    give_up_after: float = 5 * 86400.0
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """Seconds to wait after the `attempts`-th failed attempt."""
@@ -279,6 +282,11 @@ async def _deliver(
                         )
                         continue
                 failures += 1
+                if not isinstance(failed, PermanentSendError) and _too_old(row, clock(), policy):
+                    failed = PermanentSendError(
+                        str(failed),
+                        f"not accepted for {policy.give_up_after / 86400:g} days: {failed}",
+                    )
                 if isinstance(failed, PermanentSendError):
                     store.email_failed(row.id, failed.reply, clock())
                     deferred.pop(row.id, None)
@@ -315,6 +323,12 @@ async def _deliver(
     finally:
         commit_sent()  # whatever the server accepted is recorded, even when cancelled
     report.deferred.extend(deferred.values())
+
+
+def _too_old(row, now: datetime, policy: RetryPolicy) -> bool:
+    """True when a temporary failure of `row` is the last one allowed (SPEC section 4)."""
+    made = row.created_at
+    return made is not None and (now - made).total_seconds() >= policy.give_up_after
 
 
 async def _attempt(transport, sender: str, row) -> SendError | None:

@@ -5,6 +5,9 @@ in replies, old deferred emails, a full disk under the Maildir. Real aiosmtpd se
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -26,7 +29,11 @@ from test_sender import (
 
 from bot import identity
 from bot.compose import compose
+from bot.errors import TemporarySendError
+from bot.mailer import MaildirTransport, make_transport
 from bot.models import Paper
+from bot.render import Renderer
+from bot.sender import RetryPolicy, send
 from bot.store import Store
 
 ALICE = PEOPLE[0]
@@ -78,8 +85,6 @@ def _size(settings, store, renderer, titles: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def renderer():
-    from bot.render import Renderer
-
     return Renderer()
 
 
@@ -172,10 +177,11 @@ class _SilentAtMail(FakeMTA):
         return await super().handle_MAIL(server, session, envelope, address, options)
 
 
-def _owe(store: Store) -> None:
+def _owe(store: Store) -> Paper:
     store.ensure_subscribers([ALICE], T0 - timedelta(days=1))
     paper = _paper("A paper", "An abstract about a paper.", 1)
     store.record([paper], T0, lambda new: [(ALICE, p.id, ("paper",)) for p in new])
+    return paper
 
 
 def _settings_file(folder: Path, port: int, timeout: float) -> Path:
@@ -205,3 +211,154 @@ def test_bot_send_three_times_against_a_slow_final_reply_mails_one_copy(tmp_path
     assert results[0].stdout.strip() == "1 emails sent with 1 papers"
     assert handler.counts() == Counter({ALICE: 1})
     assert len({mid for _, mid in handler.accepted}) == 1
+
+
+# --- item 10: a server's text never reaches the terminal raw -----------------------------------
+
+HOSTILE = "550 5.1.1 \x1b[2J\x1b]0;owned\x07no such\x08\x08 user\x1b[31m"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_characters_in_a_reply_are_removed_from_bot_send_and_bot_status(tmp_path: Path):
+    handler = FakeMTA(faults=[Fault("RCPT", HOSTILE, times=-1)])
+    controller = start(handler)
+    try:
+        config = _settings_file(tmp_path, controller.port, 2)
+        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+            _owe(store)
+        sent = run_bot("--config", str(config), "send", cwd=tmp_path)
+    finally:
+        controller.stop()
+    status = run_bot("--config", str(config), "status", cwd=tmp_path)
+    assert sent.returncode == 1 and status.returncode == 0
+    for shown in (sent.stderr, sent.stdout, status.stdout, status.stderr):
+        assert not _CONTROL.search(shown), repr(shown)
+    assert "550 5.1.1 [2J]0;ownedno such user[31m" in sent.stderr
+    assert "550 5.1.1 [2J]0;ownedno such user[31m" in status.stdout
+
+
+def test_bot_status_cleans_a_reply_stored_raw_by_an_older_version(tmp_path: Path):
+    config = _settings_file(tmp_path, 25, 2)
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        paper = _owe(store)
+        store.add_email(ALICE, [paper.id], "<old@example.org>", b"Subject: x\r\n\r\nx\r\n", T0)
+        [row] = store.claim_due("old", T0, timedelta(minutes=5), 1)
+        store.email_failed(row.id, HOSTILE, T0)
+    status = run_bot("--config", str(config), "status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert not _CONTROL.search(status.stdout), repr(status.stdout)
+    assert "last error 2026-11-22T08:00:00+00:00: 550 5.1.1 [2J]0;ownedno such user[31m" in (
+        status.stdout
+    )
+
+
+# --- item 3: deferred emails are not retried forever -------------------------------------------
+
+
+def test_an_email_deferred_for_5_days_becomes_failed_with_the_last_reply(tmp_path: Path):
+    busy = "451 4.2.0 mailbox busy, try later"
+    handler = FakeMTA(faults=[Fault("RCPT", busy, times=-1)])
+    controller = start(handler)
+    renderer = Renderer()
+    try:
+        config = _settings_file(tmp_path, controller.port, 2)
+        settings = settings_for(controller.port, people=[ALICE])
+        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+            _owe(store)
+            for hours in (0, 24, 4 * 24, 5 * 24 - 1):  # deferred, retried, still within 5 days
+                report = run(settings, store, renderer, now=T0 + timedelta(hours=hours))
+                assert report.failed == [] and report.deferred, hours
+                assert states(store) == {ALICE: {"pending": 1}}
+            report = run(settings, store, renderer, now=T0 + timedelta(days=5, hours=1))
+            assert states(store) == {ALICE: {"failed": 1}}
+            assert report.deferred == []
+            [line] = report.failed
+            assert line.startswith(f"{ALICE}: refused: not accepted for 5 days: ")
+            assert line.endswith(busy)
+            # Nothing is tried again.
+            tried = handler.rcpts[ALICE]
+            run(settings, store, renderer, now=T0 + timedelta(days=6))
+            assert handler.rcpts[ALICE] == tried
+    finally:
+        controller.stop()
+    status = run_bot("--config", str(config), "status", cwd=tmp_path)
+    assert f"subscriber {ALICE}: 0 pending, 0 sent, 1 failed, 0 quarantined" in status.stdout
+    assert status.stdout.rstrip().endswith(busy)
+
+
+def test_an_email_accepted_on_day_4_after_deferrals_is_sent(store, renderer):
+    handler = FakeMTA(faults=[Fault("RCPT", "451 4.2.0 busy", times=1)])
+    controller = start(handler)
+    try:
+        _owe(store)
+        settings = settings_for(controller.port, people=[ALICE])
+        slow = RetryPolicy(base=3600.0, linger=0.0)
+        first = asyncio.run(_send(settings, store, renderer, T0, slow))
+        later = asyncio.run(_send(settings, store, renderer, T0 + timedelta(days=4), slow))
+    finally:
+        controller.stop()
+    assert (first.emails, len(first.deferred), later.emails) == (0, 1, 1)
+    assert states(store) == {ALICE: {"sent": 1}}
+
+
+async def _send(settings, store, renderer, now, policy):
+    transport = make_transport(settings.mail, {})
+    try:
+        return await send(settings, store, [transport], renderer, now, policy=policy)
+    finally:
+        await transport.close()
+
+
+# --- item 13: a full disk leaves no partial file in the Maildir ---------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A real 64 KB tmpfs (needs root, or CAP_SYS_ADMIN); unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 64 KB tmpfs to fill a disk needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """Fill `disk` up, then free `leave` bytes: the next small write fails half-way."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError:
+            pass
+    os.truncate(filler, filler.stat().st_size - leave)
+    return filler
+
+
+@pytest.mark.parametrize("size", [6_000, 40_000], ids=["buffered", "unbuffered"])
+def test_a_full_disk_leaves_no_partial_file_in_the_maildir(tiny_disk: Path, size: int):
+    folder = tiny_disk / "mail"
+    transport = MaildirTransport(folder)
+    asyncio.run(transport.probe())  # the folders exist
+    filler = _fill(tiny_disk, 4096)
+    data = b"Subject: big\r\n\r\n" + b"x" * size + b"\r\n"
+    with pytest.raises(TemporarySendError) as failed:
+        asyncio.run(transport.send("a@example.org", ALICE, data))
+    assert "No space left on device" in str(failed.value)
+    assert list((folder / "tmp").iterdir()) == []  # before the fix: a 4 KB partial file
+    assert list((folder / "new").iterdir()) == []
+    filler.unlink()  # the disk has room again: the same message goes through
+    asyncio.run(transport.send("a@example.org", ALICE, data))
+    written = [p.read_bytes() for p in (folder / "new").iterdir()]
+    assert written == [data.replace(b"\r\n", b"\n")]
+    assert list((folder / "tmp").iterdir()) == []
