@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,7 +24,10 @@ from bot.sources.listing import Listing
 from bot.sources.text import collapse
 from bot.store import SourceState, Store
 
-__all__ = ["SourceOutcome", "PollReport", "poll", "compile_matcher"]
+__all__ = ["SourceOutcome", "PollReport", "poll", "compile_matcher", "Audience"]
+
+# The subscribers and their compiled queries as they are now (a daemon's settings change mid-poll).
+Audience = Callable[[], tuple[Sequence[Subscriber], Matcher]]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ async def poll(
     matcher: Matcher | None = None,
     mark_seen: bool = False,
     fetcher: Fetcher | None = None,
+    audience: Audience | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> PollReport:
     """Fetch every source, record the papers never seen, queue a delivery per (subscriber, match).
 
@@ -80,6 +85,11 @@ async def poll(
     A failed source is logged as a warning on each poll and as an error once (bot.health); a source
     whose server asked to retry later is not asked again before then. `fetcher` is the caller's
     (still open afterwards); by default one is opened and closed for this poll.
+
+    SPEC section 4: settings that change mid-poll never lose a paper. With `audience` (a daemon),
+    the subscribers are read when the papers are recorded, not when the poll began, and with
+    `clock` the papers are recorded as first seen at that moment: a subscriber added while the
+    sources were being fetched gets this poll's matches.
     """
     matcher = matcher or compile_matcher(settings)
     store.ensure_subscribers((s.email for s in settings.subscribers), now)
@@ -92,7 +102,8 @@ async def poll(
         )
     listed = [paper for result in results for paper in result.papers]
     report = PollReport()
-    record = _Recorder(store, now, matcher, settings.subscribers, mark_seen)
+    current = audience or (lambda: (settings.subscribers, matcher))
+    record = _Recorder(store, clock or (lambda: now), current, mark_seen)
     try:
         report.new = record(identity.merge(listed))
     except Exception as exc:  # noqa: BLE001 - a value the ledger refused: find whose, spare the rest
@@ -127,25 +138,29 @@ class _Recorder:
     def __init__(
         self,
         store: Store,
-        now: datetime,
-        matcher: Matcher,
-        subscribers: Sequence[Subscriber],
+        clock: Callable[[], datetime],
+        audience: Audience,
         mark_seen: bool,
     ):
-        self.store, self.now, self.matcher = store, now, matcher
-        self.subscribers, self.mark_seen = subscribers, mark_seen
+        self.store, self.clock, self.audience = store, clock, audience
+        self.mark_seen = mark_seen
         self.new: list[Paper] = []
         self.queued = 0
 
     def __call__(self, papers: list[Paper]) -> list[Paper]:
-        """Record `papers` in one transaction; the new ones. Counts only what was committed."""
+        """Record `papers` in one transaction; the new ones. Counts only what was committed.
+
+        The subscribers are read inside the transaction, the papers first seen at that moment
+        (SPEC section 4: a subscriber added mid-poll gets this poll's papers).
+        """
         queued: list[tuple[str, str, tuple[str, ...]]] = []
 
         def queue(new: list[Paper]) -> list[tuple[str, str, tuple[str, ...]]]:
-            queued[:] = _deliveries(self.matcher, self.subscribers, new)
+            people, compiled = self.audience()
+            queued[:] = _deliveries(compiled, people, new)
             return queued
 
-        new = self.store.record(papers, self.now, queue=None if self.mark_seen else queue)
+        new = self.store.record(papers, self.clock(), queue=None if self.mark_seen else queue)
         self.new.extend(new)
         self.queued += len(queued)
         return new

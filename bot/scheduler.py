@@ -111,6 +111,9 @@ class Daemon:
             self._seen = None
             return
         self._reported = None
+        # First seen now, not at the next poll's start: a poll running now records its papers
+        # for them too (SPEC section 4).
+        self.store.ensure_subscribers((s.email for s in settings.subscribers), _now())
         self._schedule_sources()
         log.warning(
             "settings=reloaded sources=%d subscribers=%d",
@@ -144,7 +147,14 @@ class Daemon:
         if source is None or self.stopping.is_set() or not self.leading:
             return
         settings = replace(self.settings, sources=(source,))
-        report = await poll(settings, self.store, _now(), matcher=self.matcher)
+        report = await poll(
+            settings,
+            self.store,
+            _now(),
+            matcher=self.matcher,
+            audience=lambda: (self.settings.subscribers, self.matcher),
+            clock=_now,
+        )
         if report.queued:
             instant = [s.email for s in self.settings.subscribers if s.cadence == "instant"]
             await self._send({email.lower(): None for email in instant})

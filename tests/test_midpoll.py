@@ -1,0 +1,85 @@
+"""Issue 10: a subscriber added while a poll is running gets that poll's papers (SPEC section 4).
+
+Deterministic: the page server holds the poll's request until the test has rewritten the
+settings file and the daemon has reloaded it; no sleep decides the order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from support import FIXTURES, maildir_messages, serving
+
+from bot.scheduler import Daemon
+from bot.settings import load_settings
+from bot.store import Store
+
+PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
+ALICE, BOB = "alice@example.org", "bob@example.org"
+CASCADES = 'title:"language model cascades"'  # one paper of PAGE, by its title
+
+
+def _write(folder: Path, url: str, people: dict[str, str]) -> Path:
+    lines = [
+        '[bot]\ndatabase = "sqlite:///bot.db"\n',
+        '[mail]\ntransport = "maildir"\nmaildir = "mail"\n',
+        f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\nevery = "1h"\n',
+    ]
+    for email, query in people.items():
+        lines.append(
+            f'[[subscribers]]\nemail = "{email}"\nkeywords = [{query!r}]\ncadence = "instant"\n'
+        )
+    path = folder / "settings.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_a_subscriber_added_while_the_sources_are_fetched_gets_that_polls_papers(tmp_path: Path):
+    asked, answer = threading.Event(), threading.Event()
+    body = PAGE.read_bytes()
+
+    class HeldPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.set()
+            answer.wait(20)  # the poll is in flight until the test lets it go
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    # Bob's query names one paper of the page (its title, read from the page).
+    wanted = {"Language Model Cascades: Token-level uncertainty and beyond"}
+    with serving(HeldPage) as base:
+        url = f"{base}/papers"
+        config = _write(tmp_path, url, {ALICE: "title:zzzunmatched"})
+
+        async def scenario() -> None:
+            with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+                daemon = Daemon(load_settings(config), store, {})
+                polling = asyncio.create_task(daemon.poll_source("hf"))
+                assert await asyncio.to_thread(asked.wait, 20)
+                _write(tmp_path, url, {ALICE: "title:zzzunmatched", BOB: CASCADES})
+                await daemon.watch_settings()  # the reload, while the poll waits for the page
+                assert [s.email for s in daemon.settings.subscribers] == [ALICE, BOB]
+                answer.set()
+                await polling
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            answer.set()
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        owed = db.execute(
+            "select d.email, d.state, p.title from deliveries d join papers p on p.id = d.paper_id"
+        ).fetchall()
+    assert owed == [(BOB, "sent", title) for title in sorted(wanted)]
+    [mail] = maildir_messages(tmp_path / "mail")
+    assert BOB in mail["To"]
