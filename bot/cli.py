@@ -199,17 +199,26 @@ def _run_send(settings, store) -> int:
     from bot.mailer import make_transports
     from bot.render import Renderer
     from bot.sender import send
+    from bot.shutdown import until_stopped
 
     renderer = Renderer(settings.templates)
     transports = make_transports(settings.mail, os.environ)
 
-    async def run():
+    async def run(stop: asyncio.Event):
         try:
-            return await send(settings, store, transports, renderer, _now())
+            return await send(settings, store, transports, renderer, _now(), stop=stop)
         finally:
             await asyncio.gather(*(t.close() for t in transports))
 
-    report = asyncio.run(run())
+    # SIGTERM/SIGINT: the email in flight is finished and recorded, no other is started.
+    report, stopped = asyncio.run(until_stopped(run))
+    if report is None:
+        print(
+            "error: stopped by a signal while an email was in flight; "
+            "it stays pending and may arrive twice",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     # Each line may quote a mail server: one_line drops the control characters it may hold.
     for line in report.deferred:
         print(f"error: not sent yet, will retry: {one_line(line)}", file=sys.stderr)
@@ -217,8 +226,10 @@ def _run_send(settings, store) -> int:
         print(f"error: {one_line(line)}", file=sys.stderr)
     if report.stopped:
         print(f"error: sending stopped: {one_line(report.stopped)}", file=sys.stderr)
+    if stopped:
+        print("error: stopped by a signal; what was not sent stays pending", file=sys.stderr)
     print(f"{report.emails} emails sent with {report.papers} papers")
-    problems = report.deferred or report.failed or report.quarantined or report.stopped
+    problems = report.deferred or report.failed or report.quarantined or report.stopped or stopped
     return EXIT_FAILED if problems else EXIT_OK
 
 

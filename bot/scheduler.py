@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import signal
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from bot.render import Renderer
 from bot.schedule import Period, due_period
 from bot.sender import RetryPolicy, send
 from bot.settings import parse_settings
+from bot.shutdown import SIGNALS, STOP_SEND_GRACE
 from bot.store import Store
 
 __all__ = ["Daemon", "STOP_GRACE"]
@@ -34,6 +34,7 @@ __all__ = ["Daemon", "STOP_GRACE"]
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 7.0  # seconds to finish work in flight after SIGTERM; exit well within 10 s
+# ... except a message whose reply is awaited: it gets STOP_SEND_GRACE (bot.shutdown).
 STOP_GRACE_AFTER_CANCEL = 1.5  # then seconds for cancelled jobs to let go
 WATCH_EVERY = 1.0  # seconds between looks at the settings file
 DIGEST_EVERY = 30.0  # seconds between looks at which digests are due
@@ -266,6 +267,11 @@ class Daemon:
             await job(*args)
         except BotError as exc:
             log.error("job=%s error=%r", job.__name__, str(exc))
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+            # Cut at shutdown after its grace: said in one line, not as a traceback.
+            log.warning("job=%s interrupted=shutdown", job.__name__)
         finally:
             self._tasks.discard(task)
 
@@ -274,7 +280,7 @@ class Daemon:
     async def run(self) -> int:
         """Run until SIGTERM or SIGINT; finish the work in flight; 0 on a clean stop."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in SIGNALS:
             loop.add_signal_handler(sig, self.stopping.set)
         if self._leadership is not None:
             self.leading = self._leadership.try_lead()
@@ -304,12 +310,19 @@ class Daemon:
     async def _drain(self) -> None:
         """Let the running jobs end (a send stops after its message in flight); cancel stragglers.
 
-        A cancelled poll has recorded nothing or everything (recording is one transaction); a
-        cancelled send leaves its outbox row to be retried with the same bytes and Message-ID.
+        A send in flight gets STOP_SEND_GRACE: the server may have queued the message and be
+        about to say so; cut, it would be sent again. A cancelled poll has recorded nothing or
+        everything (recording is one transaction); a cancelled send leaves its outbox row to be
+        retried with the same bytes and Message-ID.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STOP_GRACE
-        while self._tasks and loop.time() < deadline:
+        began = loop.time()
+
+        def waiting() -> bool:
+            grace = STOP_SEND_GRACE if self._sending.locked() else STOP_GRACE
+            return bool(self._tasks) and loop.time() < began + grace
+
+        while waiting():
             await asyncio.sleep(0.05)
         stragglers = list(self._tasks)
         for task in stragglers:

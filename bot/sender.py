@@ -251,6 +251,7 @@ async def _deliver(
                 except BaseException:
                     # Cancelled (shutdown) or a bug: this row and the unsent ones go back; the
                     # same bytes are sent again later (at-least-once, SPEC section 4).
+                    log.warning("subscriber=%s interrupted=1 may_arrive_twice=1", row.email)
                     store.email_deferred(row.id, owner, "interrupted", None)
                     store.release([r.id for r in batch], owner)
                     raise

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -15,7 +17,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import parse, run_bot, titles_in
+from support import Inbox, bot_command, http_site, parse, run_bot, smtp_server, titles_in
+from test_daemon import ALICE as DAEMON_ALICE
+from test_daemon import PAGE as DAEMON_PAGES
+from test_daemon import Daemon
+from test_daemon import _settings as daemon_settings
+from test_daemon import _wait as wait_for
 from test_sender import (
     PEOPLE,
     T0,
@@ -362,3 +369,79 @@ def test_a_full_disk_leaves_no_partial_file_in_the_maildir(tiny_disk: Path, size
     written = [p.read_bytes() for p in (folder / "new").iterdir()]
     assert written == [data.replace(b"\r\n", b"\n")]
     assert list((folder / "tmp").iterdir()) == []
+
+
+# --- item 2, second half: SIGTERM while the server is still answering the final dot -----------
+
+DAEMON_PAGE = DAEMON_PAGES[0]
+REPLY_AFTER = 8.5  # longer than the daemon's 7 s grace for other jobs
+
+
+class _QueuedThenSlow(Inbox):
+    """Queues each message at once, then answers 250 only after REPLY_AFTER seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        self.started += 1
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(REPLY_AFTER)
+        return reply
+
+
+def _outbox_states(folder: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(folder / "bot.db") as db:
+        return db.execute("select state, count(*) from outbox group by state").fetchall()
+
+
+def test_sigterm_while_the_final_reply_is_awaited_lets_it_arrive_and_records_it(tmp_path: Path):
+    with http_site() as site, smtp_server(_QueuedThenSlow()) as (inbox, port):
+        url = site.put("/papers", DAEMON_PAGE.read_bytes())
+        config = daemon_settings(tmp_path, url, port, [DAEMON_ALICE])
+        with Daemon(tmp_path, config) as daemon:
+            assert wait_for(lambda: inbox.started == 1, 20), daemon.log()
+            time.sleep(0.5)  # the final dot is sent: the reply is being awaited
+            began = time.monotonic()
+            assert daemon.stop(signal.SIGTERM, timeout=30) == 0
+            took = time.monotonic() - began
+            log = daemon.log()
+        assert took < REPLY_AFTER + 5
+        assert "Traceback" not in log and "CancelledError" not in log, log
+        assert _outbox_states(tmp_path) == [("sent", 1)]  # before the fix: pending, sent again
+        again = run_bot("--config", str(config), "send", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert len(inbox.received) == 1
+
+
+def test_sigterm_to_bot_send_finishes_the_email_in_flight_without_a_traceback(tmp_path: Path):
+    with smtp_server(_QueuedThenSlow()) as (inbox, port):
+        config = _settings_file(tmp_path, port, 2)
+        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+            _owe(store)
+        with open(tmp_path / "err.txt", "w+", encoding="utf-8") as err:
+            proc = subprocess.Popen(
+                [*bot_command(), "--config", str(config), "send"],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
+            try:
+                assert wait_for(lambda: inbox.started == 1, 20)
+                time.sleep(0.5)
+                proc.send_signal(signal.SIGTERM)
+                out, _ = proc.communicate(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+            err.seek(0)
+            stderr = err.read()
+        assert "Traceback" not in stderr, stderr
+        assert out.strip() == "1 emails sent with 1 papers", (out, stderr)
+        assert _outbox_states(tmp_path) == [("sent", 1)]
+        again = run_bot("--config", str(config), "send", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert len(inbox.received) == 1
