@@ -32,7 +32,7 @@ from bot.terms import (
     term_holds,
     term_spans,
 )
-from bot.tokens import Document, tokenize_paper, word_key
+from bot.tokens import Document, tokenize_paper
 
 __all__ = ["Matcher", "Highlights", "matches", "highlight", "rank_key"]
 
@@ -77,7 +77,7 @@ class _BatchIndex:
                 for name in names:
                     postings[name] = postings.get(name, 0) | bit
         author.pop("", None)  # the empty word that separates two authors
-        self._by_key: dict[str, dict[str, list[str]]] = {}
+        self._by_key: dict[str, dict[str, int]] = {}
         self._sorted: dict[str, list[str]] = {}
         self._elements: dict[tuple[str, str, str], int] = {}
 
@@ -94,11 +94,8 @@ class _BatchIndex:
         if operation == KEY_EQ:
             by_key = self._by_key.get(field)
             if by_key is None:
-                by_key = self._by_key[field] = {}
-                for word in postings:
-                    by_key.setdefault(word_key(word), []).append(word)
-            for word in by_key.get(operand, ()):
-                mask |= postings[word]
+                by_key = self._by_key[field] = self._key_postings(field)
+            mask = by_key.get(operand, 0)
         else:  # a prefix of a word or of a name
             words = self._sorted.get(field)
             if words is None:
@@ -109,6 +106,21 @@ class _BatchIndex:
                 mask |= postings[words[j]]
         self._elements[cache_key] = mask
         return mask
+
+    def _key_postings(self, field: str) -> dict[str, int]:
+        """Key -> mask of the papers having, in `field`, a word with that key.
+
+        From each text's own keys, not from its folded words: an acronym plural (`LLMs`) has
+        the key of its acronym, which only the written text tells.
+        """
+        postings: dict[str, int] = {}
+        for i, doc in enumerate(self.documents):
+            text = {"title": doc.title, "abstract": doc.abstract, "author": doc.authors}[field]
+            bit = 1 << i
+            for key in set(text.keys).union([j[1] for j in text.joins]):
+                postings[key] = postings.get(key, 0) | bit
+        postings.pop("", None)  # the empty word that separates two authors
+        return postings
 
     def term_mask(self, term: Term) -> int:
         """The papers holding `term`: identical to `term_holds` on each paper."""

@@ -1,12 +1,16 @@
 """The keyword query language of SPEC section 5: text -> an immutable tree, and back; pure.
 
-Grammar (operators are upper case; a lower-case `and` is a plain word):
+Grammar (operators are upper case; a bare lower-case `and`, `or` or `not` is refused, since it
+is nearly always a mistyped operator: written in quotes it is the word):
     query   := or_expr
     or_expr := and_expr ("OR" and_expr)*
     and_expr:= unary (["AND"] unary)*              # juxtaposition is AND
     unary   := "NOT" unary | "-" primary | primary  # `-` is attached: `-word`, `-(…)`
     primary := field ":" (word | phrase | "(" or_expr ")") | word | phrase | "(" or_expr ")"
 A field applies to every word and phrase of its group: `title:(a OR b)` is `title:a OR title:b`.
+Also refused: a query without a positive term (`NOT survey` would match nearly every paper), a `*`
+inside a phrase, and nesting deeper than MAX_DEPTH parentheses and NOTs (which would otherwise
+exhaust Python's recursion limit here, in the matcher and in `bot explain`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from functools import lru_cache
 
 from bot.errors import QueryError
 from bot.query_lexer import FIELDS, TERM, TEXT_FIELDS, VALUE_FIELDS, LexToken, lex
-from bot.tokens import fold, split_words
+from bot.tokens import acronyms_singular, fold, split_words
 
 __all__ = [
     "FIELDS",
@@ -32,7 +36,11 @@ __all__ = [
     "Or",
     "parse_query",
     "explain",
+    "MAX_DEPTH",
 ]
+
+MAX_DEPTH = 50  # parentheses and NOTs inside each other; a person writes a handful
+_OPERATOR_WORDS = ("and", "or", "not")
 
 _BARE_VALUE = re.compile(r'[^\s()"*-][^\s()"*]*')
 
@@ -64,7 +72,7 @@ class Word(Query):
 
 @dataclass(frozen=True, slots=True)
 class Phrase(Query):
-    """An exact phrase: these folded words, in this order, no stemming."""
+    """A phrase: these folded words, in this order, each matched by its key (as a Word is)."""
 
     words: tuple[str, ...]
     field: str | None = None
@@ -124,6 +132,18 @@ class _Parser:
         self.query = query
         self.tokens = lex(query)
         self.at = 0
+        self.depth = 0  # parentheses and NOTs open around the current token
+        self.first_negation = 0  # column of the first NOT or '-', 0 when none
+
+    def deeper(self, column: int) -> None:
+        """One more level of nesting at `column`; refused past MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(
+                column,
+                f"nested too deeply: at most {MAX_DEPTH} parentheses and NOTs inside each other"
+                " (write the query flatter)",
+            )
 
     def peek(self) -> LexToken:
         return self.tokens[self.at]
@@ -151,6 +171,12 @@ class _Parser:
             raise self.fail(column, "unmatched ')': expected a '(' before it")
         if kind != "end":  # pragma: no cover - or_expr consumes every other token
             raise self.fail(column, "expected the end of the query")
+        if not _has_positive(query):
+            raise self.fail(
+                self.first_negation,
+                "nothing to look for: every term is under NOT or '-', so the query would match"
+                " nearly every paper; add a word the papers must have (e.g. diffusion NOT survey)",
+            )
         return query
 
     def or_expr(self, field: str | None) -> Query:
@@ -175,15 +201,19 @@ class _Parser:
 
     def unary(self, field: str | None) -> Query:
         kind, text, column = self.peek()
-        if (kind, text) == ("op", "NOT"):
+        if (kind, text) == ("op", "NOT") or kind == "minus":
             self.take()
-            return Not(self.unary(field))
-        if kind == "minus":
-            self.take()
-            after = self.peek()
-            if after[0] == "minus" or after[2] != column + 1:
-                raise self.fail(column + 1, f"expected {TERM} right after '-' (no space)")
-            return Not(self.primary(field))
+            self.first_negation = self.first_negation or column
+            self.deeper(column)
+            if kind == "minus":
+                after = self.peek()
+                if after[0] == "minus" or after[2] != column + 1:
+                    raise self.fail(column + 1, f"expected {TERM} right after '-' (no space)")
+                negated = Not(self.primary(field))
+            else:
+                negated = Not(self.unary(field))
+            self.depth -= 1
+            return negated
         return self.primary(field)
 
     def primary(self, field: str | None) -> Query:
@@ -200,10 +230,12 @@ class _Parser:
             return self.primary(text)
         if kind == "(":
             self.take()
+            self.deeper(column)
             inner = self.or_expr(field)
             if self.peek()[0] != ")":
                 raise self.fail(self.peek()[2], f"expected ')' to close the '(' at column {column}")
             self.take()
+            self.depth -= 1
             return inner
         if kind == '"':
             self.take()
@@ -219,6 +251,15 @@ class _Parser:
             if not value:
                 raise self.fail(column, "empty phrase: expected text between the quotes")
             return Value(value, field)
+        star = text.find("*")
+        if star >= 0:
+            raise self.fail(
+                column + 1 + star,
+                "'*' inside a phrase: a phrase matches whole words; put the prefix outside the"
+                ' quotes (e.g. "large language" model*)',
+            )
+        if field != "author":  # names are not English words: no acronym plurals either
+            text = acronyms_singular(text)
         words = tuple(w for w in (_canonical(chunk) for chunk in text.split()) if w)
         if not words:
             raise self.fail(column, "empty phrase: expected letters or digits between the quotes")
@@ -230,6 +271,15 @@ class _Parser:
         if prefix and star != len(text) - 1:
             raise self.fail(column + star, "'*' can only end a word (a prefix, as in judge*)")
         body = text[:-1] if prefix else text
+        explicit = self.at >= 2 and self.tokens[self.at - 2][0] == "field"  # title:and
+        if not prefix and not explicit and body.lower() in _OPERATOR_WORDS:
+            raise self.fail(
+                column,
+                f"operators are upper case: did you mean {body.upper()}?"
+                f' (to search for the word, write it in quotes: "{body}")',
+            )
+        if not prefix and field in (None, "title", "abstract"):  # not names: no plurals
+            body = acronyms_singular(body)
         if field in VALUE_FIELDS:
             value = fold(body)
             if not value:
@@ -240,6 +290,20 @@ class _Parser:
             where = "before '*'" if prefix and not body else f"in '{text}'"
             raise self.fail(column, f"expected letters or digits {where}")
         return Word(canonical, field, prefix)
+
+
+def _has_positive(query: Query) -> bool:
+    """Whether some word, phrase or name of `query` is under an even number of NOTs."""
+    stack: list[tuple[Query, bool]] = [(query, True)]
+    while stack:
+        node, positive = stack.pop()
+        if isinstance(node, Not):
+            stack.append((node.child, not positive))
+        elif isinstance(node, (And, Or)):
+            stack.extend((child, positive) for child in node.children)
+        elif positive:
+            return True
+    return False
 
 
 def _describe(token: LexToken) -> str:
@@ -274,7 +338,8 @@ def parse_query(text: str) -> Query:
     """The tree of query `text`.
 
     Raises QueryError(query, column, expected) for an unknown field, an unbalanced parenthesis or
-    quote, a dangling operator, an empty query or a word without letters or digits.
+    quote, a dangling operator, an empty query, a word without letters or digits, a lower-case
+    operator, a query without a positive term, a `*` in a phrase or nesting past MAX_DEPTH.
     """
     return _Parser(text).parse()
 

@@ -43,10 +43,15 @@ def _leaf(node: Query) -> str:
             return f'a {node.field} starting with "{node.text}" (case-insensitive)'
         return f'the {node.field} "{node.text}" (whole name, case-insensitive)'
     if isinstance(node, Phrase):
-        spelled = _also_joined(node.words, exact=True)
+        spelled = _also_joined(node.words)
+        if node.field == "author":  # names are not English words: no stemming
+            how = "exact, no stemming"
+        else:
+            keys = " ".join(word_key(w) for w in spellings(node.words)[0])
+            how = f"each word by its key: {keys}"
         return (
-            f'the exact phrase "{" ".join(node.words)}" {_WHERE[node.field]}'
-            f" (these words in this order, no stemming{spelled})"
+            f'the phrase "{" ".join(node.words)}" {_WHERE[node.field]}'
+            f" (these words in this order, {how}{spelled})"
         )
     assert isinstance(node, Word)
     exact = node.field == "author"  # names are not English words: no stemming
@@ -71,7 +76,7 @@ def _leaf(node: Query) -> str:
     return line
 
 
-def _also_joined(words: tuple[str, ...], exact: bool) -> str:
+def _also_joined(words: tuple[str, ...]) -> str:
     parts: list[str] = []
     joined: list[str] = []
     for word in words:

@@ -103,10 +103,12 @@ def _word_term(node: Word) -> Term:
 
 
 def _phrase_term(node: Phrase) -> Term:
+    exact = node.field == "author"  # names are not English words: no stemming
     alternatives = tuple(
-        tuple((WORD_EQ, w) for w in spelling) for spelling in spellings(node.words)
+        tuple((WORD_EQ, w) if exact else (KEY_EQ, word_key(w)) for w in spelling)
+        for spelling in spellings(node.words)
     )
-    return Term(_fields(node.field), alternatives)
+    return Term(_fields(node.field), tuple(dict.fromkeys(alternatives)))
 
 
 def _fields(field: str | None) -> tuple[str, ...]:

@@ -1,8 +1,11 @@
 """Words of a text as the query language sees them (SPEC section 5): folded, keyed; pure.
 
 Folding: Unicode NFKC, case-fold, combining marks and invisible format characters removed.
-A word is a run of letters and digits in the folded text. A word's key is its Snowball English
-stem with a trailing `s` dropped when the stem is longer than 3 letters and does not end in `ss`.
+A word is a run of letters and digits in the folded text. A word's key is the Snowball English
+stem of the folded word (`judges`, `judging` -> `judg`), and nothing else: `news` stays `news`,
+`sparse` is `spars`, never `spar`. The one exception is written case: an acronym plural, two or
+more capitals (digits may follow the first) and a lower-case `s` (`LLMs`, `GPUs`, `CNNs`), has the
+key of the acronym (`llm`), which Snowball would not give (`llms`). `As` and `Is` are not acronyms.
 
 A text becomes parallel tuples: `words[i]` is its i-th word (position i), `keys[i]` that word's
 key. Hyphenated words ("fine-tuning") also yield joins (word, key, first, last): "finetuning"
@@ -28,6 +31,7 @@ __all__ = [
     "HYPHENS",
     "fold",
     "word_key",
+    "acronyms_singular",
     "split_words",
     "tokenize",
     "tokenize_paper",
@@ -43,6 +47,8 @@ _RUN = re.compile(r"[^\W_]+")  # letters and digits: str.isalnum() characters, n
 # A run, and the hyphen after it when another run follows at once: one C-level pass per text.
 _RUN_HYPHEN = re.compile(r"([^\W_]+)([-\u2010](?=[^\W_]))?")
 _ASCII_OR_NOT = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
+# SPEC section 5: an acronym plural as written, before folding; whole words only.
+_ACRONYM_PLURAL = re.compile(r"(?<![^\W_])[A-Z][0-9]*[A-Z][A-Z0-9]*s(?![^\W_])")
 _MAX_JOIN = 4  # longest hyphen chain joined into one word ("state-of-the-art")
 # Snowball stemmers are stateful objects; one per process, used only through word_key.
 _STEMMER = snowballstemmer.stemmer("english")
@@ -92,11 +98,33 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=262144)
 def word_key(word: str) -> str:
-    """The key two forms of a folded word share: `judges`, `judging` -> `judg`; `LLMs` -> `llm`."""
-    stem = _STEMMER.stemWord(word)
-    if len(stem) > 3 and stem.endswith("s") and not stem.endswith("ss"):
-        stem = stem[:-1]
-    return stem
+    """The key two forms of a folded word share: its Snowball stem (`judges`, `judging` -> `judg`).
+
+    An acronym plural (`LLMs`) is recognised on the written text, before folding: see
+    `acronyms_singular`.
+    """
+    return _STEMMER.stemWord(word)
+
+
+def acronyms_singular(text: str) -> str:
+    """`text` with every acronym plural written as its acronym (`GPUs for LLMs` -> `GPU for LLM`).
+
+    `As`, `Is`, `LLMS` and `llms` are not acronym plurals and stay as they are.
+    """
+    return _ACRONYM_PLURAL.sub(lambda m: m.group()[:-1], text)
+
+
+def _acronym_plural_starts(text: str, folded: str) -> set[int]:
+    """Where, in `folded` (= fold(text)), the acronym plurals of `text` start."""
+    found = [m.start() for m in _ACRONYM_PLURAL.finditer(text)]
+    if not found or text.isascii():  # ASCII folds to the same length: positions are the same
+        return set(found)
+    _, starts, _ = _fold_spans(text)
+    assert starts is not None
+    back = {}
+    for index, original in enumerate(starts):
+        back.setdefault(original, index)
+    return {back[at] for at in found if at in back}
 
 
 def split_words(folded: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
@@ -141,12 +169,21 @@ def _joins(words: tuple[str, ...], hyphens: tuple[str, ...], offset: int) -> lis
 
 def tokenize(text: str) -> TextField:
     """The words, keys and joins of `text`."""
-    pairs = _RUN_HYPHEN.findall(fold(text))
+    folded = fold(text)
+    pairs = _RUN_HYPHEN.findall(folded)
     if not pairs:
         return TextField(text=text)
     words, hyphens = zip(*pairs, strict=True)
     joins = tuple(_joins(words, hyphens, 0)) if any(hyphens) else ()
-    return TextField(words, tuple(map(word_key, words)), joins, text)
+    keys = tuple(map(word_key, words))
+    plurals = _acronym_plural_starts(text, folded) if _ACRONYM_PLURAL.search(text) else None
+    if plurals:  # rare: find the words that start there and key them as their acronym
+        keyed = list(keys)
+        for i, match in enumerate(_RUN_HYPHEN.finditer(folded)):
+            if match.start() in plurals and match.group(1).endswith("s"):
+                keyed[i] = word_key(match.group(1)[:-1])
+        keys = tuple(keyed)
+    return TextField(words, keys, joins, text)
 
 
 @dataclass(frozen=True, slots=True)

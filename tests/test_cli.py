@@ -155,20 +155,82 @@ def test_a_query_may_start_with_a_minus_on_the_command_line(tmp_path: Path):
     with http_site() as site:
         _fetched_page(tmp_path, site)
         assert run_bot("fetch", "--mark-seen", cwd=tmp_path).returncode == 0
-    explained = run_bot("explain", "-medical", cwd=tmp_path)
+    explained = run_bot("explain", "-medical model", cwd=tmp_path)
     assert explained.returncode == 0, explained.stderr
-    assert "read as: NOT medical" in explained.stdout
+    assert "read as: NOT medical AND model" in explained.stdout
     everything = json.loads(
-        run_bot("search", "--json", "--limit", "500", "a OR the", cwd=tmp_path).stdout
+        run_bot("search", "--json", "--limit", "500", "model", cwd=tmp_path).stdout
     )
-    found = run_bot("search", "-survey", "--json", "--limit", "500", cwd=tmp_path)
+    found = run_bot("search", "-survey model", "--json", "--limit", "500", cwd=tmp_path)
     assert found.returncode == 0, found.stderr
     titles = {p["title"] for p in json.loads(found.stdout)}
     assert titles and all("survey" not in t.lower() for t in titles)
     assert "A Survey on Mixture of Experts" in {p["title"] for p in everything} - titles
-    added = run_bot("subscribers", "add", "b@example.org", "-k", "-medical", cwd=tmp_path)
+    added = run_bot("subscribers", "add", "b@example.org", "-k", "-medical model", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
-    assert 'keywords = ["-medical"]' in (tmp_path / "settings.toml").read_text(encoding="utf-8")
+    assert 'keywords = ["-medical model"]' in (tmp_path / "settings.toml").read_text(
+        encoding="utf-8"
+    )
+
+
+DEEP_PARENS = "(" * 250 + "x" + ")" * 250
+DEEP_NOTS = "NOT " * 400 + "x"
+NEW_QUERY_ERRORS = [
+    (
+        "foo and bar",
+        "column 5: operators are upper case: did you mean AND? (to search for the word, write it"
+        ' in quotes: "and")',
+    ),
+    (
+        "NOT survey",
+        "column 1: nothing to look for: every term is under NOT or '-', so the query would match"
+        " nearly every paper; add a word the papers must have (e.g. diffusion NOT survey)",
+    ),
+    (
+        "-survey",
+        "column 1: nothing to look for: every term is under NOT or '-', so the query would match"
+        " nearly every paper; add a word the papers must have (e.g. diffusion NOT survey)",
+    ),
+    (
+        '"large language model*"',
+        "column 22: '*' inside a phrase: a phrase matches whole words; put the prefix outside"
+        ' the quotes (e.g. "large language" model*)',
+    ),
+    (
+        DEEP_PARENS,
+        "column 51: nested too deeply: at most 50 parentheses and NOTs inside each other"
+        " (write the query flatter)",
+    ),
+    (
+        DEEP_NOTS,
+        "column 201: nested too deeply: at most 50 parentheses and NOTs inside each other"
+        " (write the query flatter)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"), NEW_QUERY_ERRORS, ids=["and", "not", "minus", "star", "parens", "nots"]
+)
+def test_a_refused_query_is_one_line_and_exit_2_in_every_command(
+    tmp_path: Path, query: str, says: str
+):
+    settings = GOOD_SOURCE + f"[[subscribers]]\nemail = \"a@example.org\"\nkeywords = ['{query}']\n"
+    (tmp_path / "settings.toml").write_text(settings, encoding="utf-8")
+    quoted = f"'{query}'" if '"' in query else f'"{query}"'
+    in_settings = (
+        f"error: settings.toml: subscribers[0].keywords[0]: bad query {quoted}, {says}"
+        " (fix the query; bot explain QUERY shows how a query is read)"
+    )
+    on_command_line = f"error: query {query!r}, {says}"
+    for command, line in [
+        (["check"], in_settings),
+        (["once"], in_settings),
+        (["explain", query], on_command_line),
+        (["search", query], on_command_line),
+    ]:
+        result = run_bot(*command, cwd=tmp_path)
+        assert (result.returncode, result.stderr.splitlines()) == (2, [line]), command
 
 
 def test_abbreviated_options_still_work_next_to_a_minus_query(tmp_path: Path):
@@ -178,7 +240,7 @@ def test_abbreviated_options_still_work_next_to_a_minus_query(tmp_path: Path):
     short = run_bot("search", "title:survey", "--lim", "1", "--js", cwd=tmp_path)
     assert short.returncode == 0, short.stderr
     assert len(json.loads(short.stdout)) == 1
-    minus = run_bot("search", "--js", "-survey", "--lim=2", cwd=tmp_path)
+    minus = run_bot("search", "--js", "-survey model", "--lim=2", cwd=tmp_path)
     assert minus.returncode == 0, minus.stderr
     assert len(json.loads(minus.stdout)) == 2
 
