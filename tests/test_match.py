@@ -292,6 +292,64 @@ def test_rank_counts_only_terms_of_matching_queries_outside_not():
 
 # --- the indexed matcher equals one-by-one evaluation -------------------------------------------
 
+# SPEC section 5, every example, as (query, a title, whether the query matches that title).
+SPEC_EXAMPLES = [
+    ("diffusion model", "Models of diffusion", True),
+    ("diffusion model", "A diffusion process", False),
+    ('"language model" AND (cascade OR deferral)', "Language model cascades", True),
+    ('"language model" AND (cascade OR deferral)', "Deferral for language models", True),
+    ('"language model" AND (cascade OR deferral)', "Cascades of models", False),
+    ("sparse -medical", "Sparse attention", True),
+    ("sparse -medical", "Sparse medical images", False),
+    ('"large language model"', "Large language models are few-shot learners", True),
+    ('"large language model"', "A large model of language", False),
+    ("title:judge*", "Judgement day", True),
+    # keys: the Snowball stem ...
+    ("judge", "Judges agree", True),
+    ("judge", "Judging LLMs", True),
+    ("judging", "A judge", True),
+    # ... and no other plural rule
+    ("news", "A new antibiotic", False),
+    ("new", "Breaking news", False),
+    ("sparse", "SPaR: Self-Play with Tree-Search Refinement", False),
+    ("parse", "On par with humans", False),
+    ("par", "We parse trees", False),
+    ("era", "We erase memories", False),
+    ("parsing", "Performance on par with GPT-4", False),
+    # acronym plurals: two or more capitals (digits may follow the first) and a lower-case s
+    ("LLM", "Judging LLMs", True),
+    ("LLMs", "An LLM judge", True),
+    ("GPU", "Training on GPUs", True),
+    ("GPUs", "One GPU", True),
+    ("CNN", "CNNs for vision", True),
+    ("CNNs", "A CNN for vision", True),
+    ("V2X", "Secure V2Xs", True),
+    ("A", "As we show", False),
+    ("I", "Is it time?", False),
+    ('"LLMs for code"', "An LLM for code", True),
+    # hyphens: with the hyphen, a space, or joined, in queries and text alike
+    ("fine-tuning", "Fine tuning LLMs", True),
+    ("fine-tuning", "Finetuning LLMs", True),
+    ("fine tuning", "Fine-tuning LLMs", True),
+    ("finetuning", "Fine-tuning LLMs", True),
+    ('"fine tuning"', "Fine-tuning LLMs", True),
+    ("GPT-4", "GPT4 evaluated", True),
+    ("GPT4", "GPT-4 evaluated", True),
+    # folding: case, NFKC, accents
+    ("cafe", "Café culture", True),
+    ("NAÏVE", "A naive Bayes", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "expected"), SPEC_EXAMPLES, ids=[f"{q} ~ {t}" for q, t, _ in SPEC_EXAMPLES]
+)
+def test_every_spec_example(query, title, expected):
+    paper = Paper(id="p", title=title)
+    assert matches(query, paper) is expected
+    assert (paper.id in Matcher({"o": [query]}).match([paper])) is expected
+
+
 WORDS = ["judge", "Judges", "judging", "fine", "tuning", "model", "models", "café", "LLMs", "x"]
 SEPARATORS = [" ", " ", "-", ", ", ". "]
 
