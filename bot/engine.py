@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.errors import ConfigError
+from bot.migrations import migrate
 from bot.schema import metadata
 
 __all__ = [
@@ -39,7 +40,8 @@ _BUSY_TIMEOUT_MS = 30_000
 
 
 def open_engine(url: URL) -> Engine:
-    """An engine with every table created. A new SQLite file (and its folder) is created 0600 first.
+    """An engine with every table created and every migration (bot.migrations) run. A new SQLite
+    file (and its folder) is created 0600 first.
 
     Raises OSError when the SQLite file or folder cannot be created, SQLAlchemyError otherwise.
     """
@@ -53,6 +55,7 @@ def open_engine(url: URL) -> Engine:
         with transaction(engine, immediate=True) as conn:
             lock(conn, _SCHEMA_LOCK)  # two processes starting at once must not both CREATE
             metadata.create_all(conn)
+            migrate(conn, insert_if_absent)  # a ledger of an earlier version, once
     except BaseException:
         engine.dispose()
         raise

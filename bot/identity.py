@@ -1,5 +1,9 @@
 """One canonical identity per paper (SPEC section 4): arXiv id, else DOI, else normalized title.
 
+Two records are the same paper when they share an arXiv id or a DOI, or when one of them has
+neither and their normalized titles are equal. Strong ids (arXiv id, DOI) that differ never
+merge: "Editorial" with two DOIs, or one title under two arXiv ids, are two papers.
+
 Pure: values in, values out. FORMATS.md section 6 is the source of every pattern below.
 """
 
@@ -17,6 +21,9 @@ __all__ = [
     "normalize_doi",
     "normalize_title",
     "keys",
+    "strong",
+    "conflict",
+    "same_paper",
     "identify",
     "merge",
 ]
@@ -100,6 +107,42 @@ def keys(paper: Paper) -> tuple[str, ...]:
     return tuple(found)
 
 
+def strong(paper_keys: Iterable[str]) -> frozenset[str]:
+    """The strong keys (arXiv id, DOI) among `paper_keys`."""
+    return frozenset(k for k in paper_keys if not k.startswith("title:"))
+
+
+def conflict(one: frozenset[str], other: frozenset[str]) -> bool:
+    """Whether two sets of strong keys name different papers.
+
+    They do when both hold arXiv ids and share none; or, sharing no arXiv id, both hold DOIs and
+    share none. A shared arXiv id wins over differing DOIs (a preprint and its journal DOI).
+    """
+    arxiv_one = {k for k in one if k.startswith("arxiv:")}
+    arxiv_other = {k for k in other if k.startswith("arxiv:")}
+    if arxiv_one & arxiv_other:
+        return False
+    if arxiv_one and arxiv_other:
+        return True
+    doi_one, doi_other = one - arxiv_one, other - arxiv_other
+    return bool(doi_one and doi_other and not doi_one & doi_other)
+
+
+def same_paper(
+    strong_one: frozenset[str],
+    titles_one: Iterable[str],
+    strong_other: frozenset[str],
+    titles_other: Iterable[str],
+) -> bool:
+    """SPEC section 4: a shared strong id without a conflicting one, or, when one side has no
+    strong id at all, an equal title key."""
+    if strong_one & strong_other:
+        return not conflict(strong_one, strong_other)
+    if strong_one and strong_other:
+        return False
+    return not set(titles_one).isdisjoint(titles_other)
+
+
 def identify(paper: Paper) -> Paper:
     """The paper with `id` set to its canonical key (and arxiv_id/doi normalized)."""
     all_keys = keys(paper)
@@ -114,35 +157,53 @@ def identify(paper: Paper) -> Paper:
 
 
 def merge(papers: Iterable[Paper]) -> list[Paper]:
-    """One record per paper: records sharing any identity key become one, in first-seen order.
+    """One record per paper (`same_paper`), in first-seen order.
 
-    The merged record keeps the strongest identity (arXiv over DOI over title), the longest
-    abstract, the first non-empty URL (an arXiv or DOI record's URL before a title-only one),
-    and the union of authors, categories and sources. A revision stays a revision only when
-    every record of the paper is one. Records without any key are dropped: without a stable
-    identity they would be sent again next time (RELIABILITY.md finding 5).
+    A record joins the first earlier paper it is the same as, and bridges any later one it is
+    also the same as when their strong ids do not conflict. The merged record keeps the
+    strongest identity (arXiv over DOI over title), the longest abstract, the first non-empty
+    URL (an arXiv or DOI record's URL before a title-only one), and the union of authors,
+    categories and sources. A revision stays a revision only when every record of the paper
+    is one. Records without any key are dropped: without a stable identity they would be sent
+    again next time (RELIABILITY.md finding 5).
     """
     groups: list[list[Paper]] = []
-    owner: dict[str, int] = {}
+    strongs: list[frozenset[str]] = []
+    titles: list[set[str]] = []
+    owners: dict[str, list[int]] = {}  # key -> the groups holding it (titles recur)
     for paper in papers:
         paper_keys = keys(paper)
         if not paper_keys:
             continue
-        hits = sorted({owner[k] for k in paper_keys if k in owner})
-        if not hits:
-            index = len(groups)
-            groups.append([paper])
-        else:
-            index = hits[0]
-            groups[index].append(paper)
-            for other in hits[1:]:  # this record joins groups that were apart until now
-                groups[index].extend(groups[other])
-                groups[other] = []
-                for key, at in owner.items():
-                    if at == other:
-                        owner[key] = index
+        mine = strong(paper_keys)
+        my_titles = [k for k in paper_keys if k.startswith("title:")]
+        target = None
+        for index in sorted({i for k in paper_keys for i in owners.get(k, ())}):
+            if not groups[index] or not same_paper(mine, my_titles, strongs[index], titles[index]):
+                continue
+            if target is None:
+                target = index
+            elif conflict(strongs[target] | mine, strongs[index]):
+                continue
+            else:  # this record joins two papers that were apart until now
+                groups[target].extend(groups[index])
+                strongs[target] |= strongs[index]
+                titles[target] |= titles[index]
+                for key in strongs[index] | titles[index]:
+                    owners[key] = [target if i == index else i for i in owners[key]]
+                groups[index] = []
+        if target is None:
+            target = len(groups)
+            groups.append([])
+            strongs.append(frozenset())
+            titles.append(set())
+        groups[target].append(paper)
+        strongs[target] |= mine
+        titles[target].update(my_titles)
         for key in paper_keys:
-            owner[key] = index
+            holders = owners.setdefault(key, [])
+            if target not in holders:
+                holders.append(target)
     return [_combine(group) for group in groups if group]
 
 

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
-from bot import identity
 from bot.engine import RECORD_LOCK, insert_if_absent, lock
 from bot.models import Paper
 from bot.outbox_store import OutboxEmail, OutboxStore
+from bot.recording import record_papers
 from bot.schema import (
     PENDING,
     STATES,
     deliveries,
     paper_from_row,
-    paper_keys,
-    paper_row,
-    paper_sources,
     sources,
     subscribers,
 )
@@ -85,8 +82,10 @@ class Store(OutboxStore):
     ) -> list[Paper]:
         """Record papers and queue deliveries for the new ones, in one transaction; return the new.
 
-        A paper is known when any of identity.keys(paper) is already in the ledger: it only gains
-        its missing keys and sources. Unknown papers are inserted with first_seen=now. When `queue`
+        A paper is known when the ledger holds the same paper (identity.same_paper, against the
+        keys it holds): it only gains its missing keys and sources, and a paper known by title
+        alone gains the ids, link and details of a record that has them (bot.recording).
+        Unknown papers are inserted with first_seen=now. When `queue`
         is given it is called once with the new papers (not called when none are new) and a pending
         delivery is written for each (email, paper id, queries) it returns, unless one exists for
         that pair or the email was first seen after `now`, or never. Papers without any key are
@@ -94,63 +93,10 @@ class Store(OutboxStore):
         """
         with self._write() as conn:
             lock(conn, RECORD_LOCK)
-            new, ids = self._record(conn, papers, now)
+            new, ids = record_papers(conn, papers, now)
             if queue is not None and new:
                 self._queue(conn, list(queue(list(new))), ids, now)
         return new
-
-    def _record(
-        self, conn: Connection, given: Sequence[Paper], now: datetime
-    ) -> tuple[list[Paper], dict[str, int]]:
-        """Insert what is unknown; return the new papers and their canonical id -> row id."""
-        wanted = [(p, ks) for p in given if (ks := _keys(p))]
-        stored: dict[str, int] = {}  # key -> row id, for the keys already in the ledger
-        for chunk in chunks(list(dict.fromkeys(k for _, ks in wanted for k in ks))):
-            query = select(paper_keys.c.key, paper_keys.c.paper_id).where(
-                paper_keys.c.key.in_(chunk)
-            )
-            stored.update({key: paper_id for key, paper_id in conn.execute(query)})
-        owner: dict[str, int | str] = dict(stored)  # key -> row id, or canonical of a new paper
-        new: dict[str, Paper] = {}  # canonical -> new paper (sources merged for batch repeats)
-        links: dict[tuple[int | str, str], None] = {}  # (owner, key) to add
-        seen_in: dict[tuple[int | str, str], None] = {}  # (owner, source) to add if absent
-        for paper, ks in wanted:
-            target = next((owner[k] for k in ks if k in owner), None)
-            if target is None:
-                target = ks[0]
-                new[target] = replace(paper, id=target, first_seen=now)
-            elif isinstance(target, str):  # a repeat, within this batch, of a paper new in it
-                merged = tuple(dict.fromkeys(new[target].sources + paper.sources))
-                new[target] = replace(new[target], sources=merged)
-            for key in ks:
-                if key not in stored:
-                    owner.setdefault(key, target)
-                    links[target, key] = None
-            seen_in.update(dict.fromkeys((target, source) for source in paper.sources))
-        ids: dict[str, int] = {}
-        if new:
-            inserted = conn.execute(
-                insert(paper_table).returning(
-                    paper_table.c.canonical, paper_table.c.id, sort_by_parameter_order=True
-                ),
-                [paper_row(p) for p in new.values()],
-            )
-            ids = {canonical: row_id for canonical, row_id in inserted}
-        if links:
-            rows = [{"key": k, "paper_id": ids.get(t, t)} for t, k in links]
-            conn.execute(insert_if_absent(conn, paper_keys), rows)
-        # Most of a listing is already known with the same sources: skip those no-op inserts.
-        known = sorted({t for t, _ in seen_in if isinstance(t, int)})
-        for chunk in chunks(known):
-            query = select(paper_sources.c.paper_id, paper_sources.c.source).where(
-                paper_sources.c.paper_id.in_(chunk)
-            )
-            for pair in conn.execute(query):
-                seen_in.pop((pair[0], pair[1]), None)
-        if seen_in:
-            rows = [{"paper_id": ids.get(t, t), "source": s, "first_seen": now} for t, s in seen_in]
-            conn.execute(insert_if_absent(conn, paper_sources), rows)
-        return list(new.values()), ids
 
     def _queue(
         self,
@@ -276,11 +222,6 @@ class Store(OutboxStore):
             emails=dict(sorted(emails.items())),
             errors=dict(sorted(errors.items())),
         )
-
-
-def _keys(paper: Paper) -> tuple[str, ...]:
-    """The paper's identity keys, its `id` (the canonical key) first."""
-    return tuple(dict.fromkeys(([paper.id] if paper.id else []) + list(identity.keys(paper))))
 
 
 def _source_state(row: Row[Any]) -> SourceState:

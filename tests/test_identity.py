@@ -190,6 +190,58 @@ def test_merge_drops_records_without_any_key():
     assert merge([Paper(title="", url="https://example.org"), kept]) == [identify(kept)]
 
 
+def test_same_title_and_different_arxiv_ids_are_two_papers():
+    one = Paper(title="Comment on language model scaling", arxiv_id="2601.00001", sources=("a",))
+    two = Paper(title="Comment on Language Model Scaling", arxiv_id="2601.00002", sources=("a",))
+    assert [p.id for p in merge([one, two])] == ["arxiv:2601.00001", "arxiv:2601.00002"]
+
+
+def test_same_title_and_different_dois_are_two_papers():
+    one = Paper(title="Editorial", doi="10.1038/s41586-024-00001-1", sources=("nature",))
+    two = Paper(title="Editorial", doi="10.1038/s41586-024-00002-2", sources=("nature",))
+    assert [p.id for p in merge([one, two])] == [
+        "doi:10.1038/s41586-024-00001-1",
+        "doi:10.1038/s41586-024-00002-2",
+    ]
+
+
+def test_a_title_only_line_is_the_paper_of_a_feed_item_with_that_title_either_way_round():
+    line = Paper(title="Language Model Cascades: Token-level uncertainty", sources=("page",))
+    item = Paper(
+        title="Language model cascades: token-level uncertainty",
+        url="https://arxiv.org/abs/2404.10136",
+        authors=("Neha Gupta", "Harikrishna Narasimhan"),
+        sources=("arxiv-cs-cl",),
+        arxiv_id="2404.10136",
+    )
+    for records in ([line, item], [item, line]):
+        (paper,) = merge(records)
+        assert paper.id == "arxiv:2404.10136"
+        assert paper.url == "https://arxiv.org/abs/2404.10136"
+        assert paper.authors == ("Neha Gupta", "Harikrishna Narasimhan")
+        assert sorted(paper.sources) == ["arxiv-cs-cl", "page"]
+
+
+def test_a_title_only_line_joins_one_paper_and_never_bridges_two_of_that_title():
+    line = Paper(title="Editorial", sources=("page",))
+    one = Paper(title="Editorial", doi="10.1000/one", sources=("j1",))
+    two = Paper(title="Editorial", doi="10.1000/two", sources=("j2",))
+    assert [p.sources for p in merge([one, line, two])] == [("j1", "page"), ("j2",)]
+    assert [p.sources for p in merge([line, one, two])] == [("page", "j1"), ("j2",)]
+
+
+def test_a_shared_arxiv_id_wins_over_differing_dois():
+    preprint = Paper(title="X", arxiv_id="2601.00001", doi="10.1000/a", sources=("a",))
+    journal = Paper(title="X", arxiv_id="2601.00001v2", doi="10.1000/b", sources=("b",))
+    assert [p.sources for p in merge([preprint, journal])] == [("a", "b")]
+
+
+def test_a_shared_doi_with_different_arxiv_ids_is_two_papers():
+    one = Paper(title="X", arxiv_id="2601.00001", doi="10.1000/a", sources=("a",))
+    two = Paper(title="X", arxiv_id="2601.00002", doi="10.1000/a", sources=("b",))
+    assert len(merge([one, two])) == 2
+
+
 def test_merge_joins_two_groups_through_a_later_bridging_record():
     by_title = Paper(title="Bridge Paper", sources=("a",))
     by_doi = Paper(title="Bridge paper (preprint)", doi="10.1000/x", sources=("b",))
@@ -292,37 +344,46 @@ records = st.lists(
 )
 
 
-def components(papers: list[Paper]) -> set[frozenset[str]]:
-    """Reference grouping: connected components of records sharing any key (union-find)."""
-    parent = {p.sources[0]: p.sources[0] for p in papers if keys(p)}
+def _groups(papers: list[Paper]) -> list[list[Paper]]:
+    """The input records of each merged paper (each record's only source names it)."""
+    by_name = {p.sources[0]: p for p in papers}
+    return [[by_name[name] for name in paper.sources] for paper in merge(papers)]
 
-    def find(node: str) -> str:
-        while parent[node] != node:
-            node = parent[node]
-        return node
 
-    owner: dict[str, str] = {}
-    for paper in papers:
-        for key in keys(paper):
-            name = paper.sources[0]
-            if key in owner:
-                parent[find(name)] = find(owner[key])
-            else:
-                owner[key] = name
-    groups: dict[str, set[str]] = {}
-    for name in parent:
-        groups.setdefault(find(name), set()).add(name)
-    return {frozenset(group) for group in groups.values()}
+def _ids(records: list[Paper], kind: str) -> set[str]:
+    return {k for r in records for k in keys(r) if k.startswith(kind)}
 
 
 @settings(max_examples=300)
 @given(papers=records, seed=st.integers(0, 2**32))
-def test_merge_groups_are_the_shared_key_components_in_any_order(papers, seed):
-    shuffled = list(papers)
-    random.Random(seed).shuffle(shuffled)
-    expected = components(papers)
-    assert {frozenset(p.sources) for p in merge(papers)} == expected
-    assert {frozenset(p.sources) for p in merge(shuffled)} == expected
+def test_merged_papers_never_hold_two_arxiv_ids_or_without_one_two_dois(papers, seed):
+    random.Random(seed).shuffle(papers)
+    for group in _groups(papers):
+        assert len(_ids(group, "arxiv:")) <= 1
+        if not _ids(group, "arxiv:"):
+            assert len(_ids(group, "doi:")) <= 1
+
+
+@settings(max_examples=300)
+@given(papers=records, seed=st.integers(0, 2**32))
+def test_records_sharing_an_arxiv_id_are_always_one_paper(papers, seed):
+    random.Random(seed).shuffle(papers)
+    where = {r.sources[0]: n for n, group in enumerate(_groups(papers)) for r in group}
+    for one in papers:
+        for other in papers:
+            if _ids([one], "arxiv:") & _ids([other], "arxiv:"):
+                assert where[one.sources[0]] == where[other.sources[0]]
+
+
+@settings(max_examples=300)
+@given(papers=records)
+def test_a_record_without_ids_joins_a_paper_of_its_title(papers):
+    where = {r.sources[0]: n for n, group in enumerate(_groups(papers)) for r in group}
+    for n, record in enumerate(papers):
+        if keys(record) and not _ids([record], "arxiv:") | _ids([record], "doi:"):
+            titled = [p for p in papers[:n] if _ids([p], "title:") == _ids([record], "title:")]
+            if titled:  # it joins a paper holding an earlier record of its title
+                assert where[record.sources[0]] in {where[p.sources[0]] for p in titled}
 
 
 @settings(max_examples=300)

@@ -57,27 +57,30 @@ def store(database_url: str) -> Iterator[Store]:
 # --- identity and "new" -----------------------------------------------------------------------
 
 
-def test_a_paper_seen_by_arxiv_id_then_title_only_or_doi_is_one_paper(store: Store) -> None:
+def test_a_paper_seen_by_arxiv_id_then_title_only_is_one_paper(store: Store) -> None:
     first = arxiv("2501.00001", "Sparse Attention, Revisited")
     assert [p.id for p in store.record([first], T0)] == ["arxiv:2501.00001"]
 
     title_only = other("sparse attention revisited", "hf-daily")
-    with_doi = other("Sparse  Attention: Revisited!", "journal", doi="10.1234/SA.7")
     assert store.record([title_only], T1) == []
-    assert store.record([with_doi], T2) == []
+    # Two strong ids never merge by title (SPEC section 4): a DOI record of that title is
+    # another paper, unless it also carries the arXiv id.
+    with_doi = other("Sparse  Attention: Revisited!", "journal", doi="10.1234/SA.7")
+    assert [p.id for p in store.record([with_doi], T2)] == ["doi:10.1234/sa.7"]
+    both = arxiv("2501.00001", "Sparse attention revisited", "crossref", doi="10.1234/other")
+    assert store.record([both], T2) == []
 
-    [stored] = store.papers()
-    assert stored.id == "arxiv:2501.00001"
-    assert stored.first_seen == T0
-    assert stored.title == "Sparse Attention, Revisited"  # a known paper changes in nothing else
-    assert stored.sources == ("arxiv-rss", "hf-daily", "journal")
-    assert store.paper_count() == 1
+    stored = {p.id: p for p in store.papers()}
+    assert stored["arxiv:2501.00001"].first_seen == T0
+    assert stored["arxiv:2501.00001"].title == "Sparse Attention, Revisited"  # nothing else
+    assert stored["arxiv:2501.00001"].sources == ("arxiv-rss", "hf-daily", "crossref")
+    assert store.paper_count() == 2
 
 
 def test_a_key_first_seen_on_a_known_paper_identifies_it_later(store: Store) -> None:
     store.record([arxiv("2501.00002", "Graph Kernels")], T0)
-    # Title match: the DOI key is attached to the arXiv paper ...
-    store.record([other("Graph kernels", "journal", doi="10.5555/gk")], T1)
+    # The arXiv id is shared: the DOI key is attached to the arXiv paper ...
+    store.record([arxiv("2501.00002", "Graph kernels", "journal", doi="10.5555/gk")], T1)
     # ... so the DOI alone, under a reworded title, is that paper too.
     assert (
         store.record([other("Kernels on Graphs (extended)", "crossref", doi="10.5555/GK")], T2)
@@ -85,6 +88,87 @@ def test_a_key_first_seen_on_a_known_paper_identifies_it_later(store: Store) -> 
     )
     assert store.paper_count() == 1
     assert store.papers()[0].sources == ("arxiv-rss", "journal", "crossref")
+
+
+def test_same_title_and_different_arxiv_ids_are_two_papers_in_the_ledger(store: Store) -> None:
+    title = "Comment on language model scaling"
+    assert [p.id for p in store.record([arxiv("2501.00201", title)], T0)] == ["arxiv:2501.00201"]
+    assert [p.id for p in store.record([arxiv("2501.00202", title.upper())], T1)] == [
+        "arxiv:2501.00202"
+    ]
+    both = [arxiv("2501.00203", title), arxiv("2501.00204", title)]
+    assert [p.id for p in store.record(both, T2)] == ["arxiv:2501.00203", "arxiv:2501.00204"]
+    assert store.paper_count() == 4
+
+
+def test_same_title_and_different_dois_are_two_papers_in_the_ledger(store: Store) -> None:
+    week1 = other("Editorial", "nature", doi="10.1038/d41586-025-00001-1")
+    week2 = other("Editorial", "nature", doi="10.1038/d41586-025-00002-2")
+    assert [p.id for p in store.record([week1], T0)] == ["doi:10.1038/d41586-025-00001-1"]
+    assert [p.id for p in store.record([week2], T1)] == ["doi:10.1038/d41586-025-00002-2"]
+    assert store.record([week1, week2, other("EDITORIAL", "page")], T2) == []
+    assert store.paper_count() == 2
+
+
+def test_a_title_only_line_then_the_arxiv_item_is_one_paper_with_the_feeds_link(
+    store: Store,
+) -> None:
+    line = other("Language Model Cascades: Token-level uncertainty and beyond", "page")
+    [new] = store.record([line], T0)
+    assert (new.id, new.url, new.authors) == (
+        "title:language model cascades token level uncertainty and beyond",
+        "",
+        (),
+    )
+    item = arxiv(
+        "2404.10136",
+        "Language model cascades: token-level uncertainty and beyond",
+        authors=("Neha Gupta", "Harikrishna Narasimhan"),
+        categories=("cs.CL",),
+    )
+    assert store.record([item], T1) == []  # the same paper: not new, not mailed again
+    [stored] = store.papers()
+    assert stored.id == "arxiv:2404.10136"
+    assert stored.url == "https://arxiv.org/abs/2404.10136v1"
+    assert stored.authors == ("Neha Gupta", "Harikrishna Narasimhan")
+    assert stored.categories == ("cs.CL",)
+    assert stored.first_seen == T0
+    assert stored.title == line.title
+    assert stored.sources == ("page", "arxiv-rss")
+    # Its ids now identify it, and a second arXiv id of that title is another paper.
+    assert store.record([arxiv("2404.10136", "Renamed")], T2) == []
+    assert [p.id for p in store.record([arxiv("2404.99999", line.title)], T2)] == [
+        "arxiv:2404.99999"
+    ]
+
+
+def test_the_arxiv_item_then_a_title_only_line_is_one_paper(store: Store) -> None:
+    item = arxiv("2404.10136", "Language Model Cascades", authors=("Neha Gupta",))
+    store.record([item], T0)
+    assert store.record([other("language model cascades", "page")], T1) == []
+    [stored] = store.papers()
+    assert (stored.id, stored.authors, stored.sources) == (
+        "arxiv:2404.10136",
+        ("Neha Gupta",),
+        ("arxiv-rss", "page"),
+    )
+
+
+def test_a_title_only_line_and_its_arxiv_item_in_one_batch_are_one_new_paper(
+    store: Store,
+) -> None:
+    line = other("Language Model Cascades", "page")
+    item = arxiv("2404.10136", "Language model cascades", authors=("Neha Gupta",))
+    [new] = store.record([line, item], T0)
+    assert (new.id, new.url, new.authors, new.sources) == (
+        "arxiv:2404.10136",
+        "https://arxiv.org/abs/2404.10136v1",
+        ("Neha Gupta",),
+        ("page", "arxiv-rss"),
+    )
+    [stored] = store.papers()
+    assert (stored.id, stored.url, stored.authors) == (new.id, new.url, new.authors)
+    assert sorted(stored.sources) == ["arxiv-rss", "page"]
 
 
 def test_record_returns_new_papers_with_first_seen_and_skips_keyless(store: Store) -> None:
