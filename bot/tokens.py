@@ -48,7 +48,9 @@ _RUN = re.compile(r"[^\W_]+")  # letters and digits: str.isalnum() characters, n
 _RUN_HYPHEN = re.compile(r"([^\W_]+)([-\u2010](?=[^\W_]))?")
 _ASCII_OR_NOT = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
 # SPEC section 5: an acronym plural as written, before folding; whole words only.
-_ACRONYM_PLURAL = re.compile(r"(?<![^\W_])[A-Z][0-9]*[A-Z][A-Z0-9]*s(?![^\W_])")
+# The capital comes first so that `re` scans for it at C speed; the look-behind then checks that
+# it starts a word.
+_ACRONYM_PLURAL = re.compile(r"[A-Z](?<![^\W_][A-Z])[0-9]*[A-Z][A-Z0-9]*s(?![^\W_])")
 _MAX_JOIN = 4  # longest hyphen chain joined into one word ("state-of-the-art")
 # Snowball stemmers are stateful objects; one per process, used only through word_key.
 _STEMMER = snowballstemmer.stemmer("english")
@@ -114,17 +116,41 @@ def acronyms_singular(text: str) -> str:
     return _ACRONYM_PLURAL.sub(lambda m: m.group()[:-1], text)
 
 
-def _acronym_plural_starts(text: str, folded: str) -> set[int]:
-    """Where, in `folded` (= fold(text)), the acronym plurals of `text` start."""
-    found = [m.start() for m in _ACRONYM_PLURAL.finditer(text)]
-    if not found or text.isascii():  # ASCII folds to the same length: positions are the same
-        return set(found)
-    _, starts, _ = _fold_spans(text)
-    assert starts is not None
-    back = {}
-    for index, original in enumerate(starts):
-        back.setdefault(original, index)
-    return {back[at] for at in found if at in back}
+def _acronym_keys(
+    text: str, found: list[str], folded: str, words: tuple[str, ...], keys: tuple[str, ...]
+) -> tuple[str, ...]:
+    """`keys` with each acronym plural of `text` (`found`, in order) keyed as its acronym."""
+    forms = {form.lower(): found.count(form) for form in found}  # ASCII: folding is lower()
+    keyed = list(keys)
+    if all(words.count(form) == n for form, n in forms.items()):
+        # Every occurrence of these words is written as an acronym plural (the usual case):
+        # find them at C speed.
+        for form in forms:
+            singular = word_key(form[:-1])
+            at = -1
+            while (at := _index(words, form, at + 1)) >= 0:
+                keyed[at] = singular
+        return tuple(keyed)
+    # "LLMs" and "llms" in one text: tell them apart by position.
+    starts = {m.start() for m in _ACRONYM_PLURAL.finditer(text)}
+    if not text.isascii():  # map each original position to its folded one
+        _, origins, _ = _fold_spans(text)
+        assert origins is not None
+        back: dict[int, int] = {}
+        for index, original in enumerate(origins):
+            back.setdefault(original, index)
+        starts = {back[at] for at in starts if at in back}
+    for i, match in enumerate(_RUN_HYPHEN.finditer(folded)):
+        if match.start() in starts and match.group(1).endswith("s"):
+            keyed[i] = word_key(match.group(1)[:-1])
+    return tuple(keyed)
+
+
+def _index(words: tuple[str, ...], word: str, start: int) -> int:
+    try:
+        return words.index(word, start)
+    except ValueError:
+        return -1
 
 
 def split_words(folded: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
@@ -176,13 +202,9 @@ def tokenize(text: str) -> TextField:
     words, hyphens = zip(*pairs, strict=True)
     joins = tuple(_joins(words, hyphens, 0)) if any(hyphens) else ()
     keys = tuple(map(word_key, words))
-    plurals = _acronym_plural_starts(text, folded) if _ACRONYM_PLURAL.search(text) else None
-    if plurals:  # rare: find the words that start there and key them as their acronym
-        keyed = list(keys)
-        for i, match in enumerate(_RUN_HYPHEN.finditer(folded)):
-            if match.start() in plurals and match.group(1).endswith("s"):
-                keyed[i] = word_key(match.group(1)[:-1])
-        keys = tuple(keyed)
+    found = _ACRONYM_PLURAL.findall(text)
+    if found:
+        keys = _acronym_keys(text, found, folded, words, keys)
     return TextField(words, keys, joins, text)
 
 

@@ -350,6 +350,15 @@ def test_every_spec_example(query, title, expected):
     assert (paper.id in Matcher({"o": [query]}).match([paper])) is expected
 
 
+@pytest.mark.parametrize("title", ["LLMs, not llms", "Café: LLMs, not llms"])
+def test_an_acronym_plural_is_told_from_the_same_word_in_lower_case(title):
+    paper = Paper(id="p", title=title)
+    start = title.index("LLMs")
+    assert highlight(paper, ["LLM"]).title == ((start, start + 4),)
+    assert highlight(paper, ["llms"]).title == ((start + 10, start + 14),)
+    assert highlight(paper, ['"LLMs not"']).title == ((start, start + 9),)
+
+
 WORDS = ["judge", "Judges", "judging", "fine", "tuning", "model", "models", "café", "LLMs", "x"]
 SEPARATORS = [" ", " ", "-", ", ", ". "]
 
