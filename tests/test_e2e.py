@@ -231,3 +231,43 @@ def test_a_broken_source_is_named_and_the_others_still_deliver(tmp_path: Path):
     assert f"error: source 'gone': HTTP 404 Not Found from {missing}" in errors
     assert any(line.startswith("error: source 'junk': ") for line in errors), result.stderr
     assert "good: 80 papers listed" in result.stdout
+
+
+def test_a_title_only_line_then_its_arxiv_item_is_one_paper_mailed_once_with_the_feeds_link(
+    tmp_path: Path,
+):
+    """SPEC section 4 v2 and section 3 Links, through the real CLI: the page names the paper by
+    its title only; a later arXiv feed lists it with its id, link and authors."""
+    title = "Source-Modality Monitoring in Vision-Language Models"  # in the cs.CL feed fixture
+    page = (FIXTURES / "pages" / "000_14d685580f9831a7.txt").read_text(encoding="utf-8")
+    page += (
+        f"\n\n{title}\n\n"
+        + "We study whether vision-language models can tell which modality a piece of "
+        "information came from, and how that monitoring fails. " * 4 + "\n"
+    )
+    with http_site() as site:
+        page_url = site.put("/page", page.encode())
+        feed_url = site.put(
+            "/feed", (FIXTURES / "arxiv" / "rss_physics_2025-12-31_empty_holiday.xml").read_bytes()
+        )
+        config = tmp_path / "settings.toml"
+        config.write_text(
+            '[bot]\ndatabase = "sqlite:///bot.db"\n\n'
+            '[mail]\ntransport = "maildir"\nmaildir = "outbox"\n\n'
+            f'[[sources]]\nname = "page"\ntype = "page"\nurl = "{page_url}"\n\n'
+            f'[[sources]]\nname = "arxiv-cs-cl"\ntype = "feed"\nurl = "{feed_url}"\n\n'
+            '[[subscribers]]\nemail = "dana@example.org"\nkeywords = ["title:monitoring"]\n'
+            'cadence = "instant"\n',
+            encoding="utf-8",
+        )
+        assert run_bot("once", cwd=tmp_path).returncode == 0
+        site.put("/feed", (FIXTURES / "arxiv" / "rss_cs.CL_2026-04-27_first3.xml").read_bytes())
+        assert run_bot("once", cwd=tmp_path).returncode == 0
+    [mail] = maildir_messages(tmp_path / "outbox")  # one email: the feed's item is no new paper
+    assert titles_in(mail, [title]) == {title}
+    found = run_bot("search", "--json", "title:monitoring", cwd=tmp_path)
+    [paper] = json.loads(found.stdout)
+    assert paper["id"] == "arxiv:2604.22038"
+    assert paper["url"] == "https://arxiv.org/abs/2604.22038"
+    assert paper["authors"] == ["Etha Tianze Hua", "Tian Yun", "Ellie Pavlick"]
+    assert sorted(paper["sources"]) == ["arxiv-cs-cl", "page"]
