@@ -138,10 +138,10 @@ def _settings(args: argparse.Namespace):
     return load_settings(config_path(args.config, os.environ))
 
 
-def _store(settings):
+def _store(settings, *, read_only: bool = False):
     from bot.store import Store
 
-    return Store.open(settings.database)
+    return Store.open(settings.database, read_only=read_only)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -234,7 +234,7 @@ def _run_send(settings, store) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bot.engine import check_database
+    from bot.database_check import check_database
     from bot.render import Renderer
 
     settings = _settings(args)
@@ -264,7 +264,7 @@ def _search(args: argparse.Namespace) -> int:
 
     query = parse_query(args.query)
     settings = _settings(args)
-    with _store(settings) as store:
+    with _store(settings, read_only=True) as store:
         found = [p for p in store.papers(since=args.since) if matches(query, p)]
     shown = found[: args.limit]
     rows = [paper_json(p, [s.url for s in settings.sources]) for p in shown]
@@ -292,7 +292,7 @@ def _status(args: argparse.Namespace) -> int:
     from bot.cli_status import print_status
 
     settings = _settings(args)
-    with _store(settings) as store:
+    with _store(settings, read_only=True) as store:
         status = store.status()
     print_status(status, settings, as_json=args.json)
     return EXIT_OK

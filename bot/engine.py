@@ -7,6 +7,8 @@ serialises what must be serial with advisory locks. Used by the store modules on
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from bot.errors import ConfigError
 from bot.migrations import migrate
 from bot.schema import metadata
+from bot.settings_values import hide_password
 
 __all__ = [
     "RECORD_LOCK",
@@ -28,8 +31,9 @@ __all__ = [
     "lock",
     "insert_if_absent",
     "try_daemon_lock",
-    "check_database",
     "missing_driver",
+    "parse_database",
+    "sqlite_file",
 ]
 
 # pg_advisory_xact_lock keys: fixed numbers spelled in ASCII, recognisable in pg_locks.
@@ -37,14 +41,19 @@ RECORD_LOCK = int.from_bytes(b"bot:rec", "big")
 _SCHEMA_LOCK = int.from_bytes(b"bot:ddl", "big")
 _IMMEDIATE = "bot_begin_immediate"  # execution option read by the SQLite "begin" hook
 _BUSY_TIMEOUT_MS = 30_000
+_EXAMPLES = "sqlite:///bot.db, or postgresql+psycopg://user@host/dbname for PostgreSQL"
 
 
-def open_engine(url: URL) -> Engine:
+def open_engine(url: URL, *, read_only: bool = False) -> Engine:
     """An engine with every table created and every migration (bot.migrations) run. A new SQLite
     file (and its folder) is created 0600 first.
 
+    `read_only` (commands that only read): an existing SQLite file this user cannot write, or in a
+    folder it cannot write, is opened read-only as it is; anything else opens as usual.
     Raises OSError when the SQLite file or folder cannot be created, SQLAlchemyError otherwise.
     """
+    if read_only and (path := _unwritable_sqlite_file(url)) is not None:
+        return _read_only_engine(path)
     if url.get_backend_name() == "sqlite":
         _create_sqlite_file(url.database)
         engine = create_engine(url)
@@ -86,6 +95,43 @@ def insert_if_absent(conn: Connection, table: Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for memory, a file: URI, or another database."""
+    name = url.database if url.get_backend_name() == "sqlite" else None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).absolute()
+
+
+def _unwritable_sqlite_file(url: URL) -> Path | None:
+    """The SQLite file of `url` when it exists and this user cannot write it or its folder (where
+    SQLite writes its -wal and -shm files); else None. A read-only mount or `chattr +i` counts:
+    access(2) answers for them too."""
+    path = sqlite_file(url)
+    if path is None or not path.is_file():
+        return None
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK):
+        return None
+    return path
+
+
+def _read_only_engine(path: Path) -> Engine:
+    """A read-only engine on an existing SQLite file; its schema is taken as it is.
+
+    SQLite opens a WAL database read-only only when its -wal file exists or can be created
+    (sqlite.org/wal.html#readonly). No -wal file in a folder nobody can write in means no writer
+    either (a writer creates it), so the file is then opened immutable.
+    """
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() or os.access(path.parent, os.W_OK) else "immutable=1"
+    uri = f"{path.as_uri()}?{mode}"
+    engine = create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    )
+    _configure_sqlite(engine, read_only=True)
+    return engine
+
+
 def _create_sqlite_file(database: str | None) -> None:
     """Create the database file 0600 (and its folder) before SQLite creates it world-readable.
 
@@ -102,7 +148,7 @@ def _create_sqlite_file(database: str | None) -> None:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     """WAL, a busy timeout, foreign keys, and SQLAlchemy-emitted BEGIN (IMMEDIATE for writes).
 
     The sqlite3 driver's own BEGIN is deferred, so two writers could both read "unknown", then
@@ -115,7 +161,10 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # sqlite3 must not emit BEGIN itself
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if read_only:  # the journal mode is the writers' to set
+            cursor.close()
+            return
+        _use_wal(cursor)
         # WAL + NORMAL: a commit survives a process kill (RELIABILITY K1) without an fsync each;
         # a power cut can drop the last commits, but WAL keeps their order, so the ledger comes
         # back as an earlier consistent state and mail is at worst sent again, never lost.
@@ -129,6 +178,26 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (kept in the file: once set, every later open only reads it).
+
+    Changing the journal mode needs the file to itself, and SQLite answers "database is locked"
+    at once, without calling the busy handler, while another connection reads it: two processes
+    opening a new database at once (two cron jobs on a new install) failed here. So wait as
+    busy_timeout would, a few milliseconds at a time.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 # The daemon's lock on a PostgreSQL ledger: (key1, key2) = ("bot:", hash of the schema), so one
@@ -168,33 +237,23 @@ def missing_driver(shown: str, exc: ImportError) -> str:
     )
 
 
-def check_database(database: str, where: str = "") -> None:
-    """Raise ConfigError when the ledger at `database` cannot be opened here: a malformed URL, a
-    driver that is not installed, or (SQLite) a file or folder this user cannot write.
-
-    Creates nothing and connects to nothing (`bot check`); `where` prefixes the line.
-    """
+def parse_database(database: str) -> URL:
+    """`database` as a SQLAlchemy URL whose driver is installed; else ConfigError, one line,
+    the password hidden. Connects to nothing."""
     try:
         url = make_url(database)
-        engine = create_engine(url)  # imports the driver, does not connect
-    except ImportError as exc:
-        raise ConfigError(where + missing_driver(database, exc)) from None
-    except (ArgumentError, NoSuchModuleError) as exc:
-        raise ConfigError(f"{where}bot.database: cannot use {database!r}: {exc}") from None
-    engine.dispose()
-    shown = url.render_as_string(hide_password=True)
-    name = url.database if url.get_backend_name() == "sqlite" else None
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return
-    path = Path(name).absolute()
-    if path.exists():
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise ConfigError(f"{where}database {shown}: this user cannot read and write {path}")
-        return
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not os.access(folder, os.W_OK | os.X_OK):
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(
-            f"{where}database {shown}: cannot create {path}: folder {folder} is not writable"
-        )
+            f"database {hide_password(database)}: not a database URL ({exc}) (write {_EXAMPLES})"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    try:
+        create_engine(url).dispose()  # imports the dialect and driver, does not connect
+    except ImportError as exc:
+        raise ConfigError(missing_driver(shown, exc)) from None
+    except (ArgumentError, NoSuchModuleError):
+        raise ConfigError(
+            f"database {shown}: unknown database type or driver {url.drivername!r}"
+            f" (write {_EXAMPLES})"
+        ) from None
+    return url

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from bot.engine import try_daemon_lock
-from bot.errors import ConfigError
+from bot.engine import parse_database, try_daemon_lock
+from bot.errors import ConfigError, StoreError
 from bot.store_base import reason
 
 __all__ = ["DaemonLock", "Leadership", "daemon_lock", "lock_path"]
@@ -27,12 +27,14 @@ def daemon_lock(database_url: str) -> AbstractContextManager:
     """The lock for a daemon on this ledger. SQLite: flock beside the file; entering it raises
     ConfigError (exit 2) naming the daemon that holds it. PostgreSQL: a `Leadership`, which
     daemons share and take turns to hold (SPEC section 8)."""
+    url = parse_database(database_url)  # a bad URL or a missing driver: one line, no traceback
     path = lock_path(database_url)
     if path is not None:
         return DaemonLock(path, database_url)
-    if make_url(database_url).get_backend_name() == "postgresql":
+    if url.get_backend_name() == "postgresql":
         return Leadership(database_url)
-    raise ConfigError(f"bot run needs a SQLite file or PostgreSQL database, not {database_url}")
+    shown = url.render_as_string(hide_password=True)
+    raise ConfigError(f"bot run needs a SQLite file or PostgreSQL database, not {shown}")
 
 
 def _refusal(holder: str, database: str) -> ConfigError:
@@ -65,8 +67,14 @@ class DaemonLock:
 
     def acquire(self) -> None:
         """Take the lock or raise ConfigError naming the process that holds it (exit 2)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the lock file {self.path}: {exc.strerror or exc}"
+                " (bot run writes beside its database: make that folder writable)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

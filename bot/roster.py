@@ -21,7 +21,7 @@ from tomlkit.items import AoT
 
 from bot.errors import ConfigError
 from bot.models import Settings
-from bot.settings import load_settings, parse_settings
+from bot.settings import load_settings, parse_settings, read_settings_file
 
 __all__ = ["add_subscriber", "remove_subscriber", "set_subscriber"]
 
@@ -41,7 +41,7 @@ def _editing(path: Path) -> Iterator[tuple[Path, tomlkit.TOMLDocument]]:
     real = shown.resolve()
     with _locked(real):
         try:
-            raw = real.read_bytes()
+            raw = read_settings_file(real)
             text = raw.decode("utf-8-sig")  # the loader accepts a BOM, so must the editor
             document = tomlkit.parse(text)
         except (TOMLKitError, UnicodeDecodeError) as exc:
@@ -58,7 +58,7 @@ def _editing(path: Path) -> Iterator[tuple[Path, tomlkit.TOMLDocument]]:
 def _locked(path: Path) -> Iterator[None]:
     while True:
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block: refused below
         except FileNotFoundError:
             raise ConfigError(f"{path}: settings file not found") from None
         except OSError as exc:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bot.errors import BotError, ConfigError
@@ -25,7 +26,7 @@ from bot.pipeline import compile_matcher, poll
 from bot.render import Renderer
 from bot.schedule import Period, due_period
 from bot.sender import RetryPolicy, send
-from bot.settings import parse_settings
+from bot.settings import parse_settings, read_settings_file
 from bot.shutdown import SIGNALS, STOP_SEND_GRACE
 from bot.store import Store
 
@@ -91,9 +92,9 @@ class Daemon:
             return
         self._seen = seen
         try:
-            data = self.settings.path.read_bytes()
-        except OSError:
-            return  # mid-rename; the next look sees the new file
+            data = read_settings_file(self.settings.path)
+        except ConfigError:
+            return  # mid-rename (the next look sees the new file), or not a file to read
         digest = hashlib.sha256(data).hexdigest()
         try:
             settings = parse_settings(data, self.settings.path)
@@ -104,6 +105,7 @@ class Daemon:
             self._reported = None
             return
         try:
+            triggers = self._poll_triggers(settings)
             self._apply(settings)
         except ConfigError as exc:
             # Valid settings whose templates do not compile: look again on the next tick, since
@@ -115,7 +117,7 @@ class Daemon:
         # First seen now, not at the next poll's start: a poll running now records its papers
         # for them too (SPEC section 4).
         self.store.ensure_subscribers((s.email for s in settings.subscribers), _now())
-        self._schedule_sources()
+        self._schedule_sources(triggers)
         log.warning(
             "settings=reloaded sources=%d subscribers=%d",
             len(settings.sources),
@@ -131,16 +133,33 @@ class Daemon:
 
     # jobs ---------------------------------------------------------------------------------
 
-    def _schedule_sources(self) -> None:
+    def _poll_triggers(self, settings: Settings) -> dict[str, IntervalTrigger]:
+        """One interval trigger per source, made before any job changes: a trigger takes
+        now + every, which a clock cannot hold near its end (OverflowError), so a reschedule that
+        cannot be done is refused whole and the jobs in place stay. Raises ConfigError."""
+        triggers = {}
+        for index, source in enumerate(settings.sources):
+            try:
+                triggers[source.name] = IntervalTrigger(
+                    seconds=source.every.total_seconds(), timezone=UTC
+                )
+            except (OverflowError, ValueError) as exc:
+                raise ConfigError(
+                    f"{settings.path}: sources[{index}].every: {source.every} cannot be"
+                    f" scheduled from now ({exc}); write a shorter every"
+                ) from None
+        return triggers
+
+    def _schedule_sources(self, triggers: dict[str, IntervalTrigger] | None = None) -> None:
+        """Replace the poll jobs by one per source (none on a standby), all or nothing."""
+        triggers = self._poll_triggers(self.settings) if triggers is None else triggers
         for job in self._scheduler.get_jobs():
             if job.id.startswith("poll:"):
                 job.remove()
         if not self.leading:
             return
         for source in self.settings.sources:
-            self._every(
-                source.every.total_seconds(), f"poll:{source.name}", self.poll_source, source.name
-            )
+            self._every(triggers[source.name], f"poll:{source.name}", self.poll_source, source.name)
 
     async def poll_source(self, name: str) -> None:
         """Poll one source; then send instant subscribers whatever that poll queued for them."""
@@ -239,19 +258,23 @@ class Daemon:
         if report.stopped:
             log.error("sending=stopped reason=%r", report.stopped)
 
-    def _every(self, seconds: float, name: str, job, *args, now: bool = True) -> None:
-        """Run `job(*args)` every `seconds` (and at once if `now`), guarded, never misfired away.
+    def _every(
+        self, every: float | IntervalTrigger, name: str, job, *args, now: bool = True
+    ) -> None:
+        """Run `job(*args)` every `every` seconds or as its trigger says (and at once if `now`),
+        guarded, never misfired away.
 
         misfire_grace_time=None: APScheduler 3 silently skips a job late by more than its grace
         (1 s by default, RELIABILITY finding 9); coalesce: a backlog of runs is one run.
         """
         # No next_run_time at all unless now: APScheduler 3 takes an explicit None as "paused".
         first = {"next_run_time": _now()} if now else {}
+        if not isinstance(every, IntervalTrigger):
+            every = IntervalTrigger(seconds=every, timezone=UTC)
         self._scheduler.add_job(
             self._guarded,
-            "interval",
+            every,
             args=[job, *args],
-            seconds=seconds,
             id=name,
             misfire_grace_time=None,
             coalesce=True,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +32,14 @@ from bot.settings_tables import (
 )
 from bot.settings_values import parse_duration
 
-__all__ = ["KNOWN_KEYS", "load_settings", "parse_settings", "config_path", "parse_duration"]
+__all__ = [
+    "KNOWN_KEYS",
+    "load_settings",
+    "read_settings_file",
+    "parse_settings",
+    "config_path",
+    "parse_duration",
+]
 
 # tomllib ends each message with "(at line L, column C)" or "(at end of document)".
 _TOML_AT = re.compile(r"(.*) \(at line (\d+), column (\d+)\)", re.DOTALL)
@@ -47,18 +55,22 @@ def load_settings(
     path: str | os.PathLike[str], *, check_query: CheckQuery | None = None
 ) -> Settings:
     """Read and validate the settings file at `path`; raises ConfigError, one line per problem."""
+    return parse_settings(read_settings_file(path), path, check_query=check_query)
+
+
+def read_settings_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the settings file at `path`; raises ConfigError saying why it cannot be read.
+
+    Only a regular file is read: a FIFO or a device given as --config would block for ever
+    (O_NONBLOCK lets the open return, fstat then says what it is).
+    """
     shown = os.fspath(path)
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ConfigError(
             f"{shown}: settings file not found (copy settings.example.toml to {shown} and edit it,"
             " or pass --config PATH or set BOT_CONFIG)"
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{shown}: is a folder, not a settings file"
-            " (pass --config with the path of the .toml file)"
         ) from None
     except PermissionError:
         raise ConfigError(
@@ -69,7 +81,25 @@ def load_settings(
         raise ConfigError(
             f"{shown}: cannot read the settings file: {error.strerror or error} (check the path)"
         ) from None
-    return parse_settings(data, path, check_query=check_query)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ConfigError(
+                f"{shown}: is a folder, not a settings file"
+                " (pass --config with the path of the .toml file)"
+            )
+        raise ConfigError(
+            f"{shown}: is not a regular file (a pipe, socket or device cannot be read as"
+            " settings; pass --config with the path of the .toml file)"
+        )
+    with os.fdopen(fd, "rb") as file:
+        try:
+            return file.read()
+        except OSError as error:
+            raise ConfigError(
+                f"{shown}: cannot read the settings file: {error.strerror or error}"
+            ) from None
 
 
 def parse_settings(
@@ -90,6 +120,21 @@ def parse_settings(
     if check_query is None:
         from bot.query import parse_query as check_query  # lazily: query.py imports nothing of ours
 
+    try:
+        return _validate(document, path, check_query)
+    except RecursionError:  # a value nested too deep for our checks: tomllib took it
+        raise _too_deep(shown) from None
+
+
+def _too_deep(shown: str) -> ConfigError:
+    return ConfigError(
+        f"{shown}: arrays or tables nested too deeply (no setting needs more than two levels;"
+        " fix the file where brackets open inside brackets)"
+    )
+
+
+def _validate(document: dict[str, Any], path: str | os.PathLike[str], check_query) -> Settings:
+    shown = os.fspath(path)
     file = Path(path).absolute()
     problems = Problems(shown)
     problems.unknown_keys(document, tuple(KNOWN_KEYS), "", elsewhere(""))
@@ -120,6 +165,8 @@ def _parse_toml(data: bytes, shown: str) -> dict[str, Any]:
         ) from None
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise _too_deep(shown) from None
     except tomllib.TOMLDecodeError as error:
         message = " ".join(str(error).split())
         at = _TOML_AT.fullmatch(message)

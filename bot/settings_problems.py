@@ -135,6 +135,39 @@ class Problems:
         self.wrong_type(key_path(where, key), value, kind, f"write {key} = {example}")
         return None
 
+    def take_between(
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        kind: str,
+        example: str,
+        low: float,
+        high: float,
+        *,
+        above: bool = False,
+    ) -> Any:
+        """`table[key]` when of TOML type `kind` and from `low` (`above`: more than `low`) to
+        `high`; else None, with a problem unless merely absent.
+
+        The bounds keep numbers a sender or a clock cannot use (a million SMTP connections, a
+        timeout of years) out of the running daemon.
+        """
+        value = self.take(table, where, key, kind, example)
+        if value is None:
+            return None
+        if value < low or (above and value == low):
+            what = f"is not more than {low}" if above else f"is less than {low}"
+        elif value > high:
+            what = f"is more than {high}"
+        else:
+            return value
+        span = f"more than {low} and at most {high}" if above else f"from {low} to {high}"
+        self.add(
+            key_path(where, key), f"{value} {what} (write {key} = {example}, or any number {span})"
+        )
+        return None
+
     def wrong_type(self, where: str, value: Any, kind: str, fix: str) -> None:
         """Record that the value at `where` is not of TOML type `kind`."""
         self.add(where, f"expected {_KINDS[kind]}, got {_describe(value)} ({fix})")

@@ -15,7 +15,13 @@ from urllib.parse import unquote, urlsplit
 
 from bot.models import MailSettings
 from bot.settings_problems import Problems
-from bot.settings_values import quote, sender_problem, timezone_problem, unsubscribe_problem
+from bot.settings_values import (
+    hide_password,
+    quote,
+    sender_problem,
+    timezone_problem,
+    unsubscribe_problem,
+)
 
 __all__ = [
     "KNOWN_KEYS",
@@ -68,6 +74,10 @@ _HEADERS = {
     "sources": "[[sources]]",
     "subscribers": "[[subscribers]]",
 }
+# Upper bounds of numbers (SPEC section 2: values a sender or a clock cannot hold are refused):
+MAX_ITEMS = 1000  # cards in one email; more is a message mail servers refuse for its size
+MAX_CONCURRENCY = 100  # SMTP connections at once; each is a socket and a login
+MAX_TIMEOUT = 3600  # seconds to wait for one SMTP answer
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DB_URL = re.compile(r"[A-Za-z][A-Za-z0-9+._-]*://")
 _SQLITE_URL = re.compile(r"(sqlite(?:\+[A-Za-z0-9_]+)?):///(.*)", re.DOTALL)
@@ -128,22 +138,17 @@ def read_bot(raw: dict[str, Any], problems: Problems, folder: Path) -> dict[str,
     problems.unknown_keys(raw, KNOWN_KEYS["bot"], "bot", elsewhere("bot"))
     database = problems.take(raw, "bot", "database", "string", '"sqlite:///bot.db"')
     if database is not None and not _DB_URL.match(database):
-        fix = quote(f"sqlite:///{database}") if "://" not in database else '"sqlite:///bot.db"'
+        shown = hide_password(database)
+        fix = quote(f"sqlite:///{shown}") if "://" not in shown else '"sqlite:///bot.db"'
         problems.add(
             "bot.database",
-            f"{quote(database)} is not a database URL"
-            f" (write database = {fix}, or any SQLAlchemy URL)",
+            f"{quote(shown)} is not a database URL (write database = {fix}, or any SQLAlchemy URL)",
         )
     timezone = problems.take(raw, "bot", "timezone", "string", '"UTC"')
     if timezone is not None and (reason := timezone_problem(timezone)):
         problems.add("bot.timezone", reason)
         timezone = None
-    max_items = problems.take(raw, "bot", "max_items", "integer", "50")
-    if max_items is not None and max_items < 1:
-        problems.add(
-            "bot.max_items",
-            f"{max_items} is less than 1 (write max_items = 50, or any number from 1)",
-        )
+    max_items = problems.take_between(raw, "bot", "max_items", "integer", "50", 1, MAX_ITEMS)
     templates = problems.take(raw, "bot", "templates", "string", '"my-templates"')
     if templates is not None:
         templates = resolve_path(templates, folder)
@@ -210,18 +215,13 @@ def read_mail(raw: dict[str, Any], problems: Problems, folder: Path) -> MailSett
             f"{quote(env)} is not an environment variable name (it names the variable that holds"
             ' the password, not the password: write password_env = "BOT_SMTP_PASSWORD")',
         )
-    concurrency = take(raw, "mail", "concurrency", "integer", "4")
-    if concurrency is not None and concurrency < 1:
-        problems.add(
-            "mail.concurrency",
-            f"{concurrency} is less than 1 (write concurrency = 4, or any number from 1)",
-        )
+    concurrency = problems.take_between(
+        raw, "mail", "concurrency", "integer", "4", 1, MAX_CONCURRENCY
+    )
     fields["concurrency"] = concurrency or 4
-    timeout = take(raw, "mail", "timeout", "number", "30")
-    if timeout is not None and timeout <= 0:
-        problems.add(
-            "mail.timeout", f"{timeout} is not a positive number of seconds (write timeout = 30)"
-        )
+    timeout = problems.take_between(
+        raw, "mail", "timeout", "number", "30", 0, MAX_TIMEOUT, above=True
+    )
     fields["timeout"] = float(timeout or 30.0)
     example = '"mailto:digest-admin@example.org?subject=unsubscribe"'
     fields["unsubscribe"] = unsubscribe = take(raw, "mail", "unsubscribe", "string", example)

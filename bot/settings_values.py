@@ -13,6 +13,7 @@ from functools import lru_cache
 from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = [
+    "MAX_DURATION",
     "parse_duration",
     "parse_send_at",
     "email_problem",
@@ -22,16 +23,23 @@ __all__ = [
     "source_url_problem",
     "close_match",
     "quote",
+    "hide_password",
 ]
 
 _DURATION = re.compile(r"([0-9]{1,15})([smhd])")  # more digits is a typo
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The longest `every`: a year is far past any listing's life, and far inside any clock's range.
+MAX_DURATION = timedelta(days=365)
 _SEND_AT = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 # RFC 5322 dot-atom for the local part; RFC 1035 labels for the domain, which needs a dot and a TLD.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})")
+# user:password@ at the start of a URL's authority, or of a URL written without its scheme; not
+# sqlite:///… (no authority). Greedy to the last @: a password may hold an unencoded @.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+._-]*://)?[^/:@\s]*):(?!//).*@", re.DOTALL)
 _NAME_ADDR = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>")
 
 
@@ -46,10 +54,16 @@ def parse_duration(text: str) -> timedelta:
     count, unit = int(match[1]), match[2]
     if count == 0:
         raise ValueError(f'{quote(text)} is not a positive duration (use at least "1{unit}")')
-    try:
-        return timedelta(**{_UNITS[unit]: count})
-    except OverflowError:
-        raise ValueError(f'{quote(text)} is too long a duration (use at most "999999d")') from None
+    # 15 digits of days overflow timedelta; far less overflows a scheduler's datetime (now +
+    # interval past year 9999 raised OverflowError in APScheduler and stopped every poll).
+    if count * _SECONDS[unit] > MAX_DURATION.total_seconds():
+        raise ValueError(f'{quote(text)} is too long a duration (use at most "365d")')
+    return timedelta(**{_UNITS[unit]: count})
+
+
+def hide_password(url: str) -> str:
+    """`url` with its password shown as ***, even when no URL parser can read it."""
+    return _USERINFO.sub(r"\1:***@", url, count=1)
 
 
 def parse_send_at(value: str | time) -> time:

@@ -11,11 +11,10 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 
-from bot.engine import missing_driver, open_engine, transaction
-from bot.errors import ConfigError, StoreError
+from bot.engine import open_engine, parse_database, transaction
+from bot.errors import StoreError
 from bot.schema import paper_sources
 
 __all__ = ["StoreBase", "chunks", "reason"]
@@ -31,23 +30,19 @@ class StoreBase:
         self._shown = shown_url
 
     @classmethod
-    def open(cls, url: str) -> Self:
+    def open(cls, url: str, *, read_only: bool = False) -> Self:
         """Connect and create missing tables. A new SQLite file (and its folder) is created 0600.
 
-        Raises StoreError "cannot open database <url, password hidden>: <reason>".
+        `read_only`: for commands that only read; a SQLite file this user cannot write (or in a
+        read-only folder) is then opened read-only instead of refused.
+        Raises ConfigError for a URL that is not usable here (exit 2), StoreError
+        "cannot open database <url, password hidden>: <reason>" when the database fails.
         """
-        try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
-            raise StoreError(
-                f"cannot open database: {exc}; expected a URL like sqlite:///bot.db"
-            ) from exc
+        parsed = parse_database(url)
         shown = parsed.render_as_string(hide_password=True)
         try:
-            return cls(open_engine(parsed), shown)
-        except ImportError as exc:
-            raise ConfigError(missing_driver(shown, exc)) from None
-        except (OSError, NoSuchModuleError, SQLAlchemyError) as exc:
+            return cls(open_engine(parsed, read_only=read_only), shown)
+        except (OSError, SQLAlchemyError) as exc:
             raise StoreError(f"cannot open database {shown}: {reason(exc)}") from exc
 
     def close(self) -> None:
@@ -77,8 +72,8 @@ class StoreBase:
         """Turn a database outage (locked, disk full, connection lost) into one StoreError line."""
         try:
             yield
-        except OperationalError as exc:
-            raise StoreError(f"database {self._shown} failed: {reason(exc)}") from exc
+        except DatabaseError as exc:  # OperationalError, and a damaged file's DatabaseError
+            raise StoreError(f"database {self._shown} failed: {reason(exc)}{_hint(exc)}") from exc
 
     def _sources_of(self, conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
         """Row id -> source names, in the order the paper was seen in them."""
@@ -98,6 +93,14 @@ def chunks(items: list[Any]) -> Iterator[list[Any]]:
     """`items` in slices small enough for one IN (...) list."""
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def _hint(exc: DatabaseError) -> str:
+    """How to fix a database file SQLite says is damaged; "" for an outage."""
+    text = str(exc.orig)
+    if "malformed" in text or "not a database" in text:
+        return " (the file is damaged: restore it from a backup; bot check says more)"
+    return ""
 
 
 def reason(exc: BaseException) -> str:

@@ -522,8 +522,10 @@ CASES = [
             (
                 "huge",
                 "99999999999d",
-                '"99999999999d" is too long a duration (use at most "999999d")',
+                '"99999999999d" is too long a duration (use at most "365d")',
             ),
+            ("past-a-year", "366d", '"366d" is too long a duration (use at most "365d")'),
+            ("hours-past-a-year", "8761h", '"8761h" is too long a duration (use at most "365d")'),
         ]
     ],
     # enums
@@ -752,7 +754,18 @@ CASES = [
     (
         "max-items-zero",
         "[bot]\nmax_items = 0\n" + SOURCE,
-        [S + "bot.max_items: 0 is less than 1 (write max_items = 50, or any number from 1)"],
+        [
+            S + "bot.max_items: 0 is less than 1 (write max_items = 50, or any number from 1 to"
+            " 1000)"
+        ],
+    ),
+    (
+        "max-items-huge",
+        "[bot]\nmax_items = 1001\n" + SOURCE,
+        [
+            S + "bot.max_items: 1001 is more than 1000 (write max_items = 50, or any number from"
+            " 1 to 1000)"
+        ],
     ),
     # [mail] values
     (
@@ -792,12 +805,34 @@ CASES = [
     (
         "concurrency-zero",
         mail("concurrency = 0"),
-        [S + "mail.concurrency: 0 is less than 1 (write concurrency = 4, or any number from 1)"],
+        [
+            S + "mail.concurrency: 0 is less than 1 (write concurrency = 4, or any number from 1"
+            " to 100)"
+        ],
+    ),
+    (
+        "concurrency-huge",
+        mail("concurrency = 101"),
+        [
+            S + "mail.concurrency: 101 is more than 100 (write concurrency = 4, or any number"
+            " from 1 to 100)"
+        ],
     ),
     (
         "timeout-zero",
         mail("timeout = 0"),
-        [S + "mail.timeout: 0 is not a positive number of seconds (write timeout = 30)"],
+        [
+            S + "mail.timeout: 0 is not more than 0 (write timeout = 30, or any number more than"
+            " 0 and at most 3600)"
+        ],
+    ),
+    (
+        "timeout-huge",
+        mail("timeout = 3600.5"),
+        [
+            S + "mail.timeout: 3600.5 is more than 3600 (write timeout = 30, or any number more"
+            " than 0 and at most 3600)"
+        ],
     ),
     (
         "port-range",
@@ -1136,6 +1171,8 @@ def test_config_path_prefers_the_option_then_the_environment(
         ("1h", timedelta(hours=1)),
         ("2d", timedelta(days=2)),
         (" 5m ", timedelta(minutes=5)),
+        ("365d", timedelta(days=365)),
+        ("8760h", timedelta(days=365)),
     ],
 )
 def test_parse_duration_reads_each_unit(text: str, expected: timedelta) -> None:

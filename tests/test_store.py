@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from bot import identity
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 from bot.models import Paper
 from bot.store import SourceState, Store
 
@@ -439,12 +439,13 @@ def test_an_unreachable_server_error_hides_the_password() -> None:
     assert "\n" not in message
 
 
-def test_a_malformed_url_is_one_line() -> None:
-    with pytest.raises(StoreError) as caught:
-        Store.open("not a url")
+def test_a_malformed_url_is_one_line_without_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:  # a settings problem: exit 2
+        Store.open("postgresql+psycopg://u:S3cret@db.example.org:5432x/db")
     assert str(caught.value) == (
-        "cannot open database: Could not parse SQLAlchemy URL from given URL string; "
-        "expected a URL like sqlite:///bot.db"
+        "database postgresql+psycopg://u:***@db.example.org:5432x/db: not a database URL"
+        " (invalid literal for int() with base 10: '5432x')"
+        " (write sqlite:///bot.db, or postgresql+psycopg://user@host/dbname for PostgreSQL)"
     )
 
 
@@ -500,25 +501,53 @@ def test_two_threads_recording_at_once_record_each_paper_once(database_url: str)
     _assert_recorded_once(database_url, results)
 
 
-def test_two_processes_recording_at_once_record_each_paper_once(database_url: str) -> None:
+def _in_processes(target, args: tuple, count: int, timeout: float) -> list:  # noqa: ANN001
+    """Run `target(*args, barrier, results)` in `count` new processes; what each one put."""
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
+    barrier = context.Barrier(count)
     results = context.Queue()
-    workers = [
-        context.Process(target=_record_when_released, args=(database_url, barrier, results))
-        for _ in range(2)
-    ]
+    workers = [context.Process(target=target, args=(*args, barrier, results)) for _ in range(count)]
     for worker in workers:
         worker.start()
     try:
-        news = [results.get(timeout=60) for _ in workers]
+        found = [results.get(timeout=timeout) for _ in workers]
     finally:
         for worker in workers:
             worker.join(timeout=30)
             if worker.is_alive():
                 worker.kill()
-    assert [w.exitcode for w in workers] == [0, 0]
+    assert [w.exitcode for w in workers] == [0] * count
+    return found
+
+
+def test_two_processes_recording_at_once_record_each_paper_once(database_url: str) -> None:
+    news = _in_processes(_record_when_released, (database_url,), 2, 60)
     _assert_recorded_once(database_url, news)
+
+
+NEW_FILES = 150  # fresh databases opened at once; before the fix ~1 in 30 collided
+
+
+def _open_new_files_in_step(folder: str, barrier, results) -> None:  # noqa: ANN001 (process)
+    """Open each new database of `folder` together with the other processes, and write to it."""
+    failures = []
+    for index in range(NEW_FILES):
+        barrier.wait(timeout=60)
+        try:
+            with Store.open(f"sqlite:///{folder}/{index}.db") as store:
+                store.ensure_subscribers(EMAILS, T0)
+        except StoreError as exc:
+            failures.append(f"{index}: {exc}")
+    results.put(failures)
+
+
+def test_processes_opening_a_new_sqlite_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two cron jobs on a new install: switching a new file to WAL once said "database is locked"
+    (SQLite does not wait on the busy handler there)."""
+    failures = _in_processes(_open_new_files_in_step, (str(tmp_path),), 3, 240)
+    assert failures == [[], [], []]
+    with Store.open(f"sqlite:///{tmp_path}/{NEW_FILES - 1}.db") as store:
+        assert store.pending_count(EMAILS[0]) == 0
 
 
 # --- the outbox (emails) ------------------------------------------------------------------------
