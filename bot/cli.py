@@ -307,7 +307,7 @@ def _preview(args: argparse.Namespace) -> int:
     subscriber = next((s for s in settings.subscribers if s.email.lower() == wanted), None)
     if subscriber is None:
         raise ConfigError(f"{settings.path}: no subscriber {args.email!r} (see 'bot status')")
-    with _store(settings) as store:
+    with _store(settings, read_only=True) as store:
         composed = compose_for(settings, store, subscriber, Renderer(settings.templates), _now())
     if composed is None:
         print(f"nothing pending for {subscriber.email}")

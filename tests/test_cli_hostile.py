@@ -137,7 +137,8 @@ def _fetched(tmp_path: Path, database: str = "sqlite:///db/bot.db") -> None:
         _write(
             tmp_path,
             f'[bot]\ndatabase = "{database}"\n'
-            f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\n',
+            f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\n'
+            '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["model"]\n',
         )
         fetched = run_bot("fetch", "--mark-seen", cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr
@@ -150,6 +151,7 @@ def test_read_only_commands_work_on_a_database_in_a_read_only_folder(tmp_path: P
     with _read_only(folder):
         status = run_bot("status", cwd=tmp_path)
         search = run_bot("search", 'title:"mixture of experts"', cwd=tmp_path)
+        preview = run_bot("preview", "a@example.org", cwd=tmp_path)
         run = run_bot("run", cwd=tmp_path, timeout=30)
         check = run_bot("check", cwd=tmp_path)
         assert sorted(p.name for p in folder.iterdir()) == ["bot.db"]
@@ -157,6 +159,8 @@ def test_read_only_commands_work_on_a_database_in_a_read_only_folder(tmp_path: P
     assert "papers seen: 80" in status.stdout
     assert (search.returncode, search.stderr) == (0, "")
     assert "A Survey on Mixture of Experts" in search.stdout
+    assert (preview.returncode, preview.stderr) == (0, "")
+    assert preview.stdout == "nothing pending for a@example.org\n"  # --mark-seen queued none
     assert _one_line(run, 1) == (
         f"error: cannot create the lock file {folder / 'bot.db.lock'}: Operation not permitted"
         " (bot run writes beside its database: make that folder writable)"
