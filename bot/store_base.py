@@ -43,7 +43,7 @@ class StoreBase:
         try:
             return cls(open_engine(parsed, read_only=read_only), shown)
         except (OSError, SQLAlchemyError) as exc:
-            raise StoreError(f"cannot open database {shown}: {reason(exc)}") from exc
+            raise StoreError(f"cannot open database {shown}: {reason(exc)}{_hint(exc)}") from exc
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -95,9 +95,9 @@ def chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[start : start + _CHUNK]
 
 
-def _hint(exc: DatabaseError) -> str:
+def _hint(exc: BaseException) -> str:
     """How to fix a database file SQLite says is damaged; "" for an outage."""
-    text = str(exc.orig)
+    text = str(getattr(exc, "orig", exc))
     if "malformed" in text or "not a database" in text:
         return " (the file is damaged: restore it from a backup; bot check says more)"
     return ""
