@@ -1,4 +1,4 @@
-"""Benchmark of bot.match: a day of papers against 100,000 subscriptions.
+"""Benchmark of bot.query.matcher: a day of papers against 100,000 subscriptions.
 
     python benchmarks/match.py                       # 2,000 papers x 100,000 subscriptions
     python benchmarks/match.py --papers 200 --subs 5000   # a quick run
@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.match import Matcher, matches  # noqa: E402
 from bot.models import Paper  # noqa: E402
-from bot.query import parse_query  # noqa: E402
-from bot.terms import compile_query, evaluate, term_holds  # noqa: E402
-from bot.tokens import _fold_char, tokenize_paper, word_key  # noqa: E402
+from bot.query.compile import compile_query, evaluate, term_holds  # noqa: E402
+from bot.query.matcher import Matcher, matches  # noqa: E402
+from bot.query.syntax import parse_query  # noqa: E402
+from bot.query.words import _fold_char, tokenize_paper, word_key  # noqa: E402
 
 FUNCTION = """the of and to a in is that for we on with as by this are be from an which our
 it at can or these using based their such also has have not its than both while into more

@@ -4,13 +4,13 @@
     python benchmarks/send.py --messages 1000 --concurrency 2   # a quick run
 
 One run prints messages/s for:
-  1. the bot's sender: `bot.sender.send` delivering an outbox of 10,000 rendered digests
+  1. the bot's sender: `bot.mail.send.send` delivering an outbox of 10,000 rendered digests
      (claim, send, commit per message, on SQLite), over `concurrency` reused connections;
   2. the ceiling: a minimal raw asyncio SMTP client pushing the same bytes over the same number
      of reused connections (EHLO once, then MAIL/RCPT/DATA per message, nothing else);
   3. aiosmtplib alone, the same bytes over the same reused connections (the library's own cap);
   4. connect-per-message smtplib, `concurrency` threads, each message its own connection;
-and the cost of building one ~20 KB message: bot.message.build_message against the stdlib
+and the cost of building one ~20 KB message: bot.mail.mime.build_message against the stdlib
 EmailMessage path it replaced, plus the time to fill the outbox (render + build + commit).
 Targets (issue 4): 1 >= 80% of 2; 1 >= 1.5x 4; build <= 1 ms.
 """
@@ -37,12 +37,12 @@ import aiosmtplib
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import identity  # noqa: E402
-from bot.mailer import SmtpTransport  # noqa: E402
-from bot.message import build_message  # noqa: E402
+from bot.ledger.store import Store  # noqa: E402
+from bot.mail.mime import build_message  # noqa: E402
+from bot.mail.render import Renderer  # noqa: E402
+from bot.mail.send import RetryPolicy, SendReport, _fill, send  # noqa: E402
+from bot.mail.transports import SmtpTransport  # noqa: E402
 from bot.models import MailSettings, Paper, Settings, Subscriber  # noqa: E402
-from bot.render import Renderer  # noqa: E402
-from bot.sender import RetryPolicy, SendReport, _fill, send  # noqa: E402
-from bot.store import Store  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SENDER = "digest@example.org"

@@ -16,9 +16,9 @@ import pytest
 import time_machine
 from support import FIXTURES, http_site
 
-from bot.scheduler import Daemon
-from bot.settings import load_settings
-from bot.store import Store
+from bot.daemon import Daemon
+from bot.ledger.store import Store
+from bot.settings.load import load_settings
 
 PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
 NEAR_THE_END = datetime(9999, 12, 20, tzinfo=UTC)  # + 1 s is a time, + 30 days is not

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from bot import identity
-from bot.compose import MAX_LISTED, compose, email_batch
-from bot.match import highlight
+from bot.mail.digest import MAX_LISTED, compose, email_batch
+from bot.mail.render import Renderer
 from bot.models import Paper, Pending, Settings, Source, Subscriber
-from bot.render import Renderer
+from bot.query.matcher import highlight
 from bot.sources import parse
 from tests.support import http_site, maildir_messages, run_bot
 

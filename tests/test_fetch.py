@@ -15,7 +15,7 @@ import pytest
 from support import http_site
 
 from bot.errors import FetchError
-from bot.fetch import USER_AGENT, Fetcher, RetryLater, redact_url, retry_after_seconds
+from bot.sources.fetch import USER_AGENT, Fetcher, RetryLater, redact_url, retry_after_seconds
 
 
 def _fetch(url: str, **kwargs):

@@ -27,8 +27,8 @@ from test_poll import (
     scripted_site,
 )
 
+from bot.ledger.store import Store
 from bot.models import Source
-from bot.store import Store
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from aiosmtpd.controller import Controller
 from support import bot_command, free_port, run_bot
 
 from bot import identity
+from bot.ledger.store import Store
 from bot.models import Paper
-from bot.store import Store
 
 PEOPLE = [f"k{i:03d}@example.org" for i in range(200)]
 KILLS = 20

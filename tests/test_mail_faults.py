@@ -35,13 +35,13 @@ from test_sender import (
 )
 
 from bot import identity
-from bot.compose import compose
 from bot.errors import TemporarySendError
-from bot.mailer import MaildirTransport, make_transport
+from bot.ledger.store import Store
+from bot.mail.digest import compose
+from bot.mail.render import Renderer
+from bot.mail.send import RetryPolicy, send
+from bot.mail.transports import MaildirTransport, make_transport
 from bot.models import Paper
-from bot.render import Renderer
-from bot.sender import RetryPolicy, send
-from bot.store import Store
 
 ALICE = PEOPLE[0]
 INNOCENT = [f"Innocent study {word}" for word in "ABCDEFGHI"]

@@ -1,4 +1,4 @@
-"""bot.mailer against a real aiosmtpd server on loopback and a real Maildir folder."""
+"""bot.mail.transports against a real aiosmtpd server on loopback and a real Maildir folder."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from bot.errors import ConfigError, PermanentSendError, TemporarySendError
-from bot.mailer import MaildirTransport, SmtpTransport, make_transport
+from bot.mail.transports import MaildirTransport, SmtpTransport, make_transport
 from bot.models import MailSettings
 
 SENDER = "digest@example.org"

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import QueryError
-from bot.match import Highlights, Matcher, highlight, matches, rank_key
 from bot.models import Paper
-from bot.query import parse_query
+from bot.query.matcher import Highlights, Matcher, highlight, matches, rank_key
+from bot.query.syntax import parse_query
 
 PAPER = Paper(
     id="arxiv:2601.00001",
@@ -221,7 +221,7 @@ def test_a_bad_query_is_refused_when_the_matcher_is_built():
 
 
 def test_matches_accepts_a_parsed_query_and_refuses_a_bad_text():
-    from bot.query import parse_query
+    from bot.query.syntax import parse_query
 
     assert matches(parse_query("judg*"), PAPER)
     assert not matches(parse_query("judge*"), PAPER)  # "judging" does not begin with "judge"

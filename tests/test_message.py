@@ -1,4 +1,4 @@
-"""bot.message: the bytes parse back to the headers and parts we meant, whatever the paper text."""
+"""bot.mail.mime: the bytes parse back to the headers and parts we meant, whatever the text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.message import build_message, message_id, one_line, sender_domain
+from bot.mail.mime import build_message, message_id, one_line, sender_domain
 
 HEADERS = {
     "From",

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from support import FIXTURES, maildir_messages, serving
 
-from bot.scheduler import Daemon
-from bot.settings import load_settings
-from bot.store import Store
+from bot.daemon import Daemon
+from bot.ledger.store import Store
+from bot.settings.load import load_settings
 
 PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
 ALICE, BOB = "alice@example.org", "bob@example.org"

@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, delete, insert, select
 from support import FIXTURES
 
 from bot.identity import identify
-from bot.migrations import migrations
+from bot.ledger.migrations import migrations
+from bot.ledger.schema import paper_keys, papers
+from bot.ledger.store import Store
 from bot.models import Paper
-from bot.schema import paper_keys, papers
-from bot.store import Store
 
 LATER = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 

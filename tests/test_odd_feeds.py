@@ -18,10 +18,10 @@ from test_poll import ALICE, scripted_site
 
 from bot import sources
 from bot.errors import ParseError
-from bot.fetch import Fetcher
+from bot.ledger.store import Store
 from bot.models import Settings, Source
-from bot.pipeline import poll
-from bot.store import Store
+from bot.poll import poll
+from bot.sources.fetch import Fetcher
 
 ODD = FIXTURES / "odd"
 FILES = sorted(

@@ -1,6 +1,6 @@
 """Polls against real loopback HTTP servers and a real SQLite ledger: RELIABILITY.md H1-H15.
 
-Every test drives `bot.pipeline.poll` with a real Store and a real Fetcher; servers that misbehave
+Every test drives `bot.poll.poll` with a real Store and a real Fetcher; servers that misbehave
 at the socket level (hang, drip, gzip bomb, redirect loop) are raw sockets (test_fetch.raw_server).
 """
 
@@ -23,10 +23,10 @@ import pytest
 from support import FIXTURES, run_bot, serving
 from test_fetch import raw_server
 
-from bot.fetch import Fetcher
+from bot.ledger.store import Store
 from bot.models import Settings, Source, Subscriber
-from bot.pipeline import PollReport, poll
-from bot.store import Store
+from bot.poll import PollReport, poll
+from bot.sources.fetch import Fetcher
 
 MONDAY = datetime(2026, 4, 27, 12, 0, tzinfo=UTC)
 ALICE = Subscriber(email="alice@example.org", keywords=("math OR agent OR security",))
@@ -135,7 +135,7 @@ def log_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
 
 
 def test_h1_500_then_recovery_alerts_once_and_resends_nothing(store, caplog):
-    caplog.set_level(logging.WARNING, logger="bot.pipeline")
+    caplog.set_level(logging.WARNING, logger="bot.poll")
     with scripted_site() as site:
         url = site.put("/rss", ok(ARXIV_AI))
         first = run_poll(store, [feed("arxiv", url)], MONDAY)
@@ -164,7 +164,7 @@ def test_h1_500_then_recovery_alerts_once_and_resends_nothing(store, caplog):
 
 
 def test_a_source_that_never_worked_alerts_on_its_first_failure_only(store, caplog):
-    caplog.set_level(logging.WARNING, logger="bot.pipeline")
+    caplog.set_level(logging.WARNING, logger="bot.poll")
     with scripted_site() as site:
         url = site.base + "/nothing"
         for hours in (0, 1, 30):
@@ -565,7 +565,7 @@ def test_revisions_of_unseen_papers_count_only_with_include_revisions(store):
 
 
 def test_an_empty_weekday_after_a_full_one_alerts_once(store, caplog):
-    caplog.set_level(logging.WARNING, logger="bot.pipeline")
+    caplog.set_level(logging.WARNING, logger="bot.poll")
     with scripted_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(HOLIDAY)])
         run_poll(store, [feed("arxiv", url)], MONDAY)
@@ -589,7 +589,7 @@ def test_an_empty_weekday_after_a_full_one_alerts_once(store, caplog):
     ids=["saturday", "monday-02-utc-is-sunday-in-new-york"],
 )
 def test_an_empty_weekend_listing_is_normal(store, caplog, empty_at):
-    caplog.set_level(logging.WARNING, logger="bot.pipeline")
+    caplog.set_level(logging.WARNING, logger="bot.poll")
     with scripted_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(HOLIDAY)])
         run_poll(store, [feed("arxiv", url)], datetime(2026, 5, 1, 12, 0, tzinfo=UTC))

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import QueryError
-from bot.query import And, Not, Or, Phrase, Query, Value, Word, explain, parse_query
+from bot.query.syntax import And, Not, Or, Phrase, Query, Value, Word, explain, parse_query
 
 W = Word
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from support import FIXTURES, page_papers
 
-from bot.match import Matcher, matches
 from bot.models import Paper
+from bot.query.matcher import Matcher, matches
 
 CASCADES = "Language Model Cascades: Token-level uncertainty and beyond"
 SPARSE = "Sparse Finetuning for Inference Acceleration of Large Language Models"

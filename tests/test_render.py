@@ -1,4 +1,4 @@
-"""bot.render: what a subscriber reads, in both parts; paper text cannot break out of it."""
+"""bot.mail.render: what a subscriber reads, in both parts; paper text cannot break out of it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from bot.errors import ConfigError
 from bot.links import paper_link
+from bot.mail.render import Digest, DigestItem, Renderer, bundled_templates, subject
 from bot.models import Paper, Subscriber
-from bot.render import Digest, DigestItem, Renderer, bundled_templates, subject
 
 NOW = datetime(2024, 5, 2, 8, 0, tzinfo=UTC)
 KEYWORDS = ('"language model" AND (cascade OR deferral)', "title:judge*", "sparse -medical")

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.mail.periods import Period, current_period, due_period, next_boundary
 from bot.models import Subscriber
-from bot.schedule import Period, current_period, due_period, next_boundary
 
 STEP = timedelta(minutes=10)
 

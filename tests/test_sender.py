@@ -1,4 +1,4 @@
-"""bot.sender against a scripted aiosmtpd server: one test per fault (RELIABILITY 2.1, S1-S10, K4).
+"""bot.mail.send against a scripted aiosmtpd server: a test per fault (RELIABILITY 2.1, S1-S10, K4).
 
 Each test asserts what the server received: every expected email exactly once (after-the-dot drop:
 at most one duplicate), and what the ledger says afterwards.
@@ -23,12 +23,12 @@ from support import parse, run_bot
 
 from bot import identity
 from bot.errors import TemporarySendError
-from bot.mailer import SmtpTransport, make_transport
+from bot.ledger.claims import new_owner
+from bot.ledger.store import Store
+from bot.mail.render import Renderer, bundled_templates
+from bot.mail.send import RetryPolicy, send
+from bot.mail.transports import SmtpTransport, make_transport
 from bot.models import MailSettings, Paper, Settings, Subscriber
-from bot.outbox_claims import new_owner
-from bot.render import Renderer, bundled_templates
-from bot.sender import RetryPolicy, send
-from bot.store import Store
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 FAST = RetryPolicy(base=0.05, cap=0.2, jitter=0.5, linger=3.0, breaker=3)
@@ -269,7 +269,7 @@ def test_a_period_makes_one_email_per_subscriber_and_period(mta, store, renderer
 
 
 def test_s1_server_down_then_up(store, renderer, caplog):
-    caplog.set_level(logging.WARNING, logger="bot.sender")
+    caplog.set_level(logging.WARNING, logger="bot.mail.send")
     port = free_port()
     owe(store)
     settings = settings_for(port, concurrency=2)

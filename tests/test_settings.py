@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, QueryError
-from bot.match import matches
 from bot.models import MailSettings, Paper, Source, Subscriber
-from bot.settings import KNOWN_KEYS, config_path, load_settings, parse_duration, parse_settings
+from bot.query.matcher import matches
+from bot.settings.load import KNOWN_KEYS, config_path, load_settings, parse_duration, parse_settings
 
 REPO = Path(__file__).parent.parent
 SOURCE = '[[sources]]\nname = "hf"\ntype = "hf-daily"\nurl = "https://example.org/api"\n'
@@ -628,7 +628,7 @@ CASES = [
             ' (use an IANA name such as "Europe/Berlin" or "UTC")'
         ],
     ),
-    # queries, through the real bot.query.parse_query
+    # queries, through the real bot.query.syntax.parse_query
     (
         "query-unclosed-group",
         subscriber("keywords = ['diffusion', 'title:(judge']"),

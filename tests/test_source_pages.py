@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from support import http_site
 
 from bot.errors import ParseError
+from bot.ledger.store import Store
 from bot.models import Settings, Source, Subscriber
-from bot.pipeline import poll
+from bot.poll import poll
 from bot.sources import parse
 from bot.sources.site_message import is_site_message
-from bot.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"

@@ -16,8 +16,8 @@ from sqlalchemy.exc import StatementError
 
 from bot import identity
 from bot.errors import ConfigError, StoreError
+from bot.ledger.store import SourceState, Store
 from bot.models import Paper
-from bot.store import SourceState, Store
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)

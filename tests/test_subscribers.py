@@ -10,8 +10,8 @@ from pathlib import Path
 
 from support import bot_command, run_bot
 
-from bot.roster import add_subscriber, remove_subscriber
-from bot.settings import load_settings
+from bot.settings.edit import add_subscriber, remove_subscriber
+from bot.settings.load import load_settings
 
 EXAMPLE = Path(__file__).parent.parent / "settings.example.toml"
 

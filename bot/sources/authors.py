@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.sources.text import collapse
+from bot.sources.cleaning import collapse
 
 __all__ = ["split_arxiv_authors", "split_author_string"]
 

@@ -16,7 +16,7 @@ from bot.identity import arxiv_id, normalize_doi, normalize_title
 from bot.models import Paper
 from bot.sources.arxiv import Announcement, arxiv_categories, is_revision, read_announcement
 from bot.sources.authors import split_arxiv_authors, split_author_string
-from bot.sources.text import collapse, html_to_text, http_url, utc_from_struct
+from bot.sources.cleaning import collapse, html_to_text, http_url, utc_from_struct
 
 __all__ = [
     "paper_from_entry",

@@ -18,9 +18,9 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 
 from bot.errors import ParseError
+from bot.sources.cleaning import collapse, html_page_title, html_to_text, looks_like_html
 from bot.sources.entries import is_arxiv_announce_feed, paper_from_entry
 from bot.sources.listing import Listing
-from bot.sources.text import collapse, html_page_title, html_to_text, looks_like_html
 
 __all__ = ["parse_feed", "MAX_ENTITY_TEXT", "MAX_ENTITY_EXPANSION", "SKIPPED_CUT_OFF"]
 

@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from bot.errors import ParseError
 from bot.identity import arxiv_id
 from bot.models import Paper
+from bot.sources.cleaning import collapse, utc_from_iso
 from bot.sources.listing import Listing
-from bot.sources.text import collapse, utc_from_iso
 
 __all__ = ["parse_daily_papers", "papers_from_items", "load_json", "catch_up_urls", "CATCH_UP_DAYS"]
 

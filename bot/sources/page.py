@@ -13,10 +13,10 @@ import json
 import re
 
 from bot.errors import ParseError
+from bot.sources.cleaning import html_page_title, looks_like_html
 from bot.sources.hf_daily import papers_from_items
 from bot.sources.listing import Listing
-from bot.sources.text import html_page_title, looks_like_html
-from bot.sources.textpage import parse_text_listing
+from bot.sources.plain_page import parse_text_listing
 
 __all__ = ["parse_page"]
 

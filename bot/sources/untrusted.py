@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.models import Paper
-from bot.sources.text import collapse, html_to_text
+from bot.sources.cleaning import collapse, html_to_text
 
 __all__ = [
     "clean_paper",

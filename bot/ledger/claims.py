@@ -1,0 +1,228 @@
+"""The outbox's SQL for claiming and finishing emails, shared by every send run.
+
+Claims: a row is due when pending and past `next_attempt`, or `sending` by a process that is gone
+(same host) or whose lease ran out. The hot statements (finish an email, finish its deliveries) are
+built once at import: building a SQLAlchemy statement per email cost more than running it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Text, and_, bindparam, func, or_, select, update
+
+from bot.ledger.schema import PENDING, SENDING, deliveries, outbox, outbox_data
+
+__all__ = [
+    "OutboxEmail",
+    "new_owner",
+    "claim",
+    "claimable",
+    "finish",
+]
+
+# Up to this many emails are filtered in SQL (IN …); a longer list is filtered here.
+_CHUNK_EMAILS = 200
+
+# Tells this process from an earlier one that had the same pid (pids are reused).
+_PROCESS = uuid.uuid4().hex[:8]
+
+
+def _pid_namespace() -> str:
+    """The inode of this process's pid namespace: two containers may share a hostname, never it."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+# Where a pid means something: only an owner with the same host and pid namespace can be checked
+# for being alive (os.kill(pid, 0)); any other is presumed alive until its lease runs out.
+_HOST = f"{socket.gethostname()}/{_pid_namespace()}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEmail:
+    """A claimed outbox row: what to send, to whom; `attempts` counts this one."""
+
+    id: int
+    email: str
+    message_id: str
+    data: bytes
+    papers: int
+    attempts: int
+    created_at: datetime | None = None  # when it was rendered: deferred too long, it is failed
+
+
+def new_owner() -> str:
+    """A claim owner for one send run: "host:pid:process:run" (the pid tells when it died)."""
+    return f"{_HOST}:{os.getpid()}:{_PROCESS}:{uuid.uuid4().hex[:8]}"
+
+
+def claim(
+    conn: Connection,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    wanted: set[str] | None,
+) -> list[OutboxEmail]:
+    """Take up to `limit` due rows (of `wanted` emails, if given), oldest first, for `owner`.
+
+    On PostgreSQL the candidates are locked FOR UPDATE SKIP LOCKED (SPEC section 8), so concurrent
+    claimers take different rows; the conditional UPDATE gives a row to one claimer only, on
+    either database.
+    """
+    abandoned, due = _due_conditions(conn, owner, now)
+    # One query per state, each walking the (state, id) index: sent rows are never read, so a
+    # claim costs the same for the first email of a run and the 10,000th.
+    chosen = sorted(
+        _candidates(conn, abandoned, wanted, limit) + _candidates(conn, due, wanted, limit)
+    )[:limit]
+    if not chosen:
+        return []
+    claimed = conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(chosen), or_(abandoned, due))
+        .values(
+            state=SENDING,
+            claimed_by=owner,
+            lease_until=now + lease,
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(
+            outbox.c.id,
+            outbox.c.email,
+            outbox.c.message_id,
+            outbox.c.papers,
+            outbox.c.attempts,
+            outbox.c.created_at,
+        )
+    ).all()
+    ids = [r.id for r in claimed]
+    bodies = dict(
+        conn.execute(
+            select(outbox_data.c.outbox_id, outbox_data.c.data).where(
+                outbox_data.c.outbox_id.in_(ids)
+            )
+        ).all()
+    )
+    found = [
+        OutboxEmail(
+            r.id, r.email, r.message_id, bytes(bodies[r.id]), r.papers, r.attempts, r.created_at
+        )
+        for r in claimed
+    ]
+    return sorted(found, key=lambda e: e.id)
+
+
+def claimable(conn: Connection, owner: str, now: datetime) -> Any:
+    """Where-clause: the rows `claim` would take now."""
+    return or_(*_due_conditions(conn, owner, now))
+
+
+_FINISH_EMAILS = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.state.in_((PENDING, SENDING))
+    )
+    .values(
+        state=bindparam("outcome"),
+        finished_at=bindparam("at"),
+        error=bindparam("reply"),
+        claimed_by=None,
+    )
+    .returning(outbox.c.id)
+)
+
+# Deliveries are selected by outbox_id alone: a condition on `state` too makes SQLite walk the
+# state index, i.e. every pending delivery, for each email.
+_FINISH_DELIVERIES = (
+    update(deliveries)
+    .where(deliveries.c.outbox_id.in_(bindparam("done", expanding=True)))
+    .values(
+        state=bindparam("outcome"),
+        sent_at=bindparam("at"),
+        message_id=select(outbox.c.message_id)
+        .where(outbox.c.id == deliveries.c.outbox_id)
+        .scalar_subquery(),
+        # A refusal's reply replaces the error; a success keeps what was noted before.
+        error=func.coalesce(bindparam("reply", type_=Text), deliveries.c.error),
+    )
+)
+
+
+def finish(
+    conn: Connection, row_ids: list[int], outcome: str, now: datetime, reply: str | None = None
+) -> None:
+    """These emails (still open) and their deliveries end as `outcome` (sent/failed) at `now`."""
+    done = conn.scalars(
+        _FINISH_EMAILS, {"ids": row_ids, "outcome": outcome, "at": now, "reply": reply}
+    ).all()
+    if done:
+        conn.execute(
+            _FINISH_DELIVERIES, {"done": done, "outcome": outcome, "at": now, "reply": reply}
+        )
+
+
+def _due_conditions(conn: Connection, owner: str, now: datetime) -> tuple[Any, Any]:
+    """(abandoned sending rows, due pending rows) as where-clauses."""
+    dead = _gone_owners(conn, owner, now)
+    abandoned = and_(
+        outbox.c.state == SENDING,
+        or_(outbox.c.lease_until < now, outbox.c.claimed_by.in_(dead)),
+    )
+    due = and_(
+        outbox.c.state == PENDING,
+        or_(outbox.c.next_attempt.is_(None), outbox.c.next_attempt <= now),
+    )
+    return abandoned, due
+
+
+def _gone_owners(conn: Connection, owner: str, now: datetime) -> list[str]:
+    """Owners of sending rows, lease still running, whose process on this host is gone."""
+    held = select(outbox.c.claimed_by).where(outbox.c.state == SENDING, outbox.c.lease_until >= now)
+    return [o for o in set(conn.scalars(held.distinct())) if o != owner and _is_gone(o)]
+
+
+def _candidates(conn: Connection, where: Any, wanted: set[str] | None, limit: int) -> list[int]:
+    """Up to `limit` ids of rows matching `where` (of `wanted` emails, if given), oldest first.
+
+    On PostgreSQL they are locked FOR UPDATE SKIP LOCKED until the claim commits.
+    """
+    chosen: list[int] = []
+    after, page = 0, 4 * limit
+    while len(chosen) < limit:
+        query = select(outbox.c.id, outbox.c.email).where(where, outbox.c.id > after)
+        if wanted is not None and len(wanted) <= _CHUNK_EMAILS:
+            query = query.where(outbox.c.email.in_(sorted(wanted)))
+        query = query.order_by(outbox.c.id).limit(page)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        chosen += [r.id for r in rows if wanted is None or r.email in wanted]
+        if len(rows) < page:
+            break
+        after = rows[-1].id
+    return chosen[:limit]
+
+
+def _is_gone(owner: str | None) -> bool:
+    """True when `owner` (see new_owner) ran on this host and its process no longer exists."""
+    host, pid, process, *_ = [*(owner or "").split(":"), "", "", ""]
+    if host != _HOST or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return process != _PROCESS  # else a run of this very process: it may still be sending
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -1,0 +1,204 @@
+"""A subscriber's next email, built from its pending deliveries: render, then bytes (no sending).
+
+`compose` is pure given the renderer; `compose_isolating` also finds the papers that make a
+message impossible to build (RELIABILITY K4, "poison message") so the others can still go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.utils import parseaddr
+from urllib.parse import quote
+
+from bot.links import paper_link
+from bot.mail import mime as message
+from bot.mail.render import Digest, DigestItem, Renderer, subject
+from bot.models import Paper, Pending, Settings, Subscriber
+from bot.query.matcher import highlight, rank_key
+
+__all__ = [
+    "Composed",
+    "Isolated",
+    "compose",
+    "compose_for",
+    "compose_isolating",
+    "ranked",
+    "email_batch",
+    "MAX_LISTED",
+]
+
+# SPEC section 4: past max_items, up to this many papers are listed one line each in the same email.
+MAX_LISTED = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A subscriber's next email: its bytes, its two bodies, the papers in it and its Message-ID."""
+
+    data: bytes
+    text: str
+    html: str
+    paper_ids: list[str]
+    message_id: str
+
+
+def ranked(pending: Sequence[Pending]) -> list[Pending]:
+    """Pending deliveries best first (the order of the digest)."""
+    return sorted(pending, key=lambda d: rank_key(d.paper, d.queries))
+
+
+def compose_for(
+    settings: Settings, store, subscriber: Subscriber, renderer: Renderer, now: datetime
+) -> Composed | None:
+    """The subscriber's next digest: what `compose` makes of its pending deliveries; or None.
+
+    Reads the store, changes nothing (`bot preview`).
+    """
+    return compose(settings, subscriber, ranked(store.pending(subscriber.email)), renderer, now)
+
+
+def compose(
+    settings: Settings,
+    subscriber: Subscriber,
+    pending: Sequence[Pending],
+    renderer: Renderer,
+    now: datetime,
+) -> Composed | None:
+    """The email holding `pending` (already ranked), or None if empty (SPEC section 4).
+
+    The best max_items are cards, the rest are listed one line each (see `email_batch`); papers
+    past that are announced as coming in the next email. Raises whatever rendering or encoding
+    raises.
+    """
+    batch = email_batch(pending, settings.max_items)
+    if not batch:
+        return None
+    source_urls = [source.url for source in settings.sources]
+    items = []
+    for delivery in batch[: settings.max_items]:
+        marks = highlight(delivery.paper, delivery.queries)
+        link = paper_link(delivery.paper, source_urls)
+        items.append(
+            DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract, link)
+        )
+    listed = tuple(
+        DigestItem(d.paper, d.queries, link=paper_link(d.paper, source_urls))
+        for d in batch[settings.max_items :]
+    )
+    unsubscribe = _unsubscribe_url(
+        settings.mail.unsubscribe, subscriber.email, parseaddr(settings.mail.from_addr)[1]
+    )
+    digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed)
+    text, html = renderer.render(digest)
+    paper_ids = [d.paper.id for d in batch]
+    domain = parseaddr(settings.mail.from_addr)[1].rpartition("@")[2] or "localhost"
+    message_id = message.message_id(subscriber.email, paper_ids, domain)
+    data = message.build_message(
+        from_addr=settings.mail.from_addr,
+        to_addr=subscriber.email,
+        to_name=subscriber.name,
+        subject=subject([*items, *listed], subscriber),
+        text=text,
+        html=html,
+        message_id=message_id,
+        date=now,
+        list_id=f"Paper digest <digest.{domain}>",
+        unsubscribe=unsubscribe,
+    )
+    return Composed(data, text, html, paper_ids, message_id)
+
+
+def email_batch(pending: Sequence[Pending], max_items: int) -> list[Pending]:
+    """The deliveries one email holds, in `pending`'s (ranked) order: all of them, up to
+    max_items + MAX_LISTED; past that the oldest owed go first, so the rest (newer) go in the next
+    email and no paper waits more than one email behind newer ones (SPEC section 4)."""
+    limit = max_items + MAX_LISTED
+    if len(pending) <= limit:
+        return list(pending)
+    oldest = sorted(pending, key=lambda d: (d.queued_at, d.paper.id))[:limit]
+    chosen = {id(d) for d in oldest}
+    return [d for d in pending if id(d) in chosen]
+
+
+@dataclass(frozen=True, slots=True)
+class Isolated:
+    """What `compose_isolating` made of a subscriber's pending papers.
+
+    `email`: the email without the papers that break it (or None). `bad`: (paper id, error) for
+    each paper that cannot be built even alone. `blocked`: the error when the email cannot be
+    built and no paper is to blame (a template or code problem): nothing is left out then.
+    """
+
+    email: Composed | None
+    bad: list[tuple[str, str]]
+    blocked: str | None = None
+
+
+def compose_isolating(
+    settings: Settings,
+    subscriber: Subscriber,
+    pending: Sequence[Pending],
+    renderer: Renderer,
+    now: datetime,
+) -> Isolated:
+    """Like `compose`, but when the email cannot be built, leave out the papers that break it.
+
+    A paper is to blame only when it cannot be built alone while a plain control paper can: a
+    broken template fails for every paper, and quarantining them would lose mail. When each paper
+    builds alone but not together (a digest-level template branch), no paper is to blame either.
+    """
+    try:
+        return Isolated(compose(settings, subscriber, pending, renderer, now), [])
+    except Exception as exc:  # noqa: BLE001 (any failure of one message must not stop the others)
+        together = _one_line(exc)
+    try:
+        compose(settings, subscriber, [_control(pending[0], now)], renderer, now)
+    except Exception as exc:  # noqa: BLE001
+        return Isolated(None, [], _one_line(exc))
+    bad: list[tuple[str, str]] = []
+    for delivery in email_batch(pending, settings.max_items):
+        try:
+            compose(settings, subscriber, [delivery], renderer, now)
+        except Exception as exc:  # noqa: BLE001
+            bad.append((delivery.paper.id, _one_line(exc)))
+    if not bad:
+        return Isolated(None, [], together)
+    left_out = {paper_id for paper_id, _ in bad}
+    rest = [d for d in pending if d.paper.id not in left_out]
+    try:
+        composed = compose(settings, subscriber, rest, renderer, now)
+    except Exception:  # noqa: BLE001 (the rest waits for the next run)
+        composed = None
+    return Isolated(composed, bad)
+
+
+def _control(like: Pending, now: datetime) -> Pending:
+    """A plain paper for the same subscriber and queries: if it cannot be built, no paper can."""
+    paper = Paper(
+        title="Control paper",
+        url="https://example.org/control",
+        abstract="A plain abstract.",
+        authors=("A. Author",),
+        sources=like.paper.sources,
+        published=now,
+        id="control:0",
+        first_seen=now,
+    )
+    return replace(like, paper=paper)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
+
+
+def _unsubscribe_url(template: str | None, email: str, sender: str) -> str | None:
+    """The unsubscribe URL for one subscriber; `{email}` in the template is replaced, URL-quoted.
+
+    Without `mail.unsubscribe`, a reply to the sender asking to unsubscribe: SPEC section 6 wants
+    List-Unsubscribe on every digest, and the From address is the one address we know.
+    """
+    if not template:
+        return f"mailto:{sender}?subject=unsubscribe" if "@" in sender else None
+    return template.replace("{email}", quote(email, safe="@"))

@@ -1,0 +1,397 @@
+"""The digest as text: Jinja2 templates in, a (text, html) pair and a subject line out.
+
+Pure given the templates: no clock (the digest carries `now`), no I/O after the Renderer is built.
+Feed data is never a template and never `|safe`: the HTML environment autoescapes `*.html.j2`
+explicitly, because `select_autoescape()` skips that suffix (RELIABILITY section 3.2).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import css_inline
+import jinja2
+
+import bot
+from bot.errors import ConfigError
+from bot.links import PaperLink, paper_link
+from bot.mail.mime import one_line
+from bot.models import Paper, Subscriber
+
+__all__ = ["DigestItem", "Digest", "Renderer", "subject", "bundled_templates"]
+
+TEXT_TEMPLATE = "digest.txt.j2"
+HTML_TEMPLATE = "digest.html.j2"
+
+# Plain-text layout: lines of at most WIDTH columns, paper details indented under the title.
+_WIDTH = 76
+_INDENT = "    "
+_MAX_AUTHORS = 10
+_SUBJECT_LIMIT = 70
+# Visible marker around a matched term in the text part (the HTML part uses <mark>).
+_MARK_OPEN, _MARK_CLOSE = "*", "*"
+# A URL in an abstract: no highlight inside it; http(s) ones become links in HTML (SPEC section 6).
+# Trailing punctuation is the sentence's, not the URL's.
+_URL = re.compile(
+    r"(?:\b[A-Za-z][A-Za-z0-9+.\-]*://|\bwww\.|\b(?:javascript|vbscript|data|mailto):)[^\s<>\"]+",
+    re.IGNORECASE,
+)
+_URL_TAIL = ".,;:!?'\""
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One paper in a digest, the queries it matched, and char spans of title/abstract to mark.
+
+    `link` is the link to show (links.paper_link); None: worked out from the paper alone.
+    """
+
+    paper: Paper
+    queries: tuple[str, ...]
+    title_marks: tuple[tuple[int, int], ...] = ()
+    abstract_marks: tuple[tuple[int, int], ...] = ()
+    link: PaperLink | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One email's worth: `items` shown as cards, `listed` one line each after them (SPEC section
+    4: the rest of what is due), `more` papers left for the next email; `now` is the send time."""
+
+    subscriber: Subscriber
+    items: tuple[DigestItem, ...]
+    more: int
+    now: datetime
+    unsubscribe_url: str | None
+    listed: tuple[DigestItem, ...] = ()
+
+
+def bundled_templates() -> Path:
+    """The folder of the templates shipped with bot (installed package or source checkout)."""
+    try:
+        root = importlib.resources.files("bot.templates")
+    except ModuleNotFoundError:
+        root = None
+    if isinstance(root, Path) and (root / TEXT_TEMPLATE).is_file():
+        return root
+    # Source checkout, not installed: `templates/` sits next to `bot/` (see pyproject.toml).
+    return Path(bot.__file__).resolve().parent.parent / "templates"
+
+
+def _is_html(name: str | None) -> bool:
+    return name is not None and name.endswith((".html.j2", ".html", ".htm"))
+
+
+class Renderer:
+    """Compiles the two digest templates once; `override_dir` files win over the bundled ones.
+
+    Raises ConfigError (one line: template, line, problem) when a template is missing or invalid.
+    """
+
+    def __init__(self, override_dir: Path | None = None):
+        loaders: list[jinja2.BaseLoader] = []
+        if override_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+        loaders.append(jinja2.FileSystemLoader(str(bundled_templates())))
+        self._env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=_is_html,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+        )
+        self._text = self._load(TEXT_TEMPLATE)
+        self._html = self._load(HTML_TEMPLATE)
+        # Mail clients ignore <style>; never fetch a stylesheet while rendering.
+        self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
+        # DESIGN "Pitfalls": wrapping abstracts dominates rendering, so a paper is prepared once and
+        # reused for every subscriber who gets it.
+        self._prepare = functools.lru_cache(maxsize=4096)(_prepare_paper)
+
+    def _load(self, name: str) -> jinja2.Template:
+        try:
+            return self._env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            where = exc.filename or exc.name or name
+            raise ConfigError(f"template {where}, line {exc.lineno}: {exc.message}") from None
+        except jinja2.TemplateNotFound as exc:
+            raise ConfigError(
+                f"template {exc.name} not found in the templates folder or the bundled templates"
+            ) from None
+
+    def render(self, digest: Digest) -> tuple[str, str]:
+        """The text body and the HTML body (CSS inlined) of `digest`."""
+        items = []
+        for number, item in enumerate(digest.items, 1):
+            link = item.link or paper_link(item.paper)
+            view = dict(self._prepare(item.paper, item.title_marks, item.abstract_marks, link))
+            view["number"] = number
+            view["queries"] = tuple(dict.fromkeys(one_line(q) for q in item.queries))
+            items.append(view)
+        listed = [
+            _line_view(item, number)
+            for number, item in enumerate(digest.listed, len(digest.items) + 1)
+        ]
+        unsubscribe = one_line(digest.unsubscribe_url) if digest.unsubscribe_url else None
+        context: dict[str, Any] = {
+            "subject": subject([*digest.items, *digest.listed], digest.subscriber),
+            "subscriber": digest.subscriber,
+            "name": one_line(digest.subscriber.name),
+            "email": one_line(digest.subscriber.email),
+            "items": items,
+            "listed": listed,
+            "count": len(items) + len(listed),
+            "more": max(digest.more, 0),
+            "now": digest.now,
+            "date": f"{digest.now:%Y-%m-%d}",
+            "unsubscribe_url": unsubscribe or None,
+            # Only these schemes may become a link; anything else is shown as text.
+            "unsubscribe_href": _safe_link(unsubscribe, ("http", "https", "mailto")),
+        }
+        text = _fill(self._text, context)
+        html = _fill(self._html, context)
+        try:
+            html = self._inliner.inline(html)
+        except css_inline.InlineError as exc:
+            raise ConfigError(f"template {HTML_TEMPLATE}: CSS cannot be inlined: {exc}") from None
+        return text, html
+
+
+def _fill(template: jinja2.Template, context: dict[str, Any]) -> str:
+    try:
+        return template.render(context)
+    except jinja2.TemplateError as exc:
+        where = template.filename or template.name
+        raise ConfigError(f"template {where}: {one_line(str(exc))}") from None
+
+
+def _line_view(item: DigestItem, number: int) -> dict[str, Any]:
+    """A paper listed in one line after the cards: number, title, link (or a title search)."""
+    link = item.link or paper_link(item.paper)
+    title = one_line(item.paper.title)
+    return {
+        "number": number,
+        "id": item.paper.id,
+        "title": title,
+        "title_text": textwrap.fill(
+            title, width=_WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT
+        ).lstrip(" "),
+        "url": link.url,
+        "url_is_search": link.search,
+    }
+
+
+def _safe_link(url: str | None, schemes: tuple[str, ...]) -> str | None:
+    """`url` when its scheme is one of `schemes` (and http(s) has a host); None otherwise.
+
+    Autoescaping does not protect `href="javascript:…"`, so the scheme is checked here.
+    """
+    if not url:
+        return None
+    link = one_line(url).replace(" ", "%20")
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in schemes or (scheme in ("http", "https") and not parts.netloc):
+        return None
+    return link
+
+
+def _prepare_paper(
+    paper: Paper,
+    title_marks: tuple[tuple[int, int], ...],
+    abstract_marks: tuple[tuple[int, int], ...],
+    link: PaperLink,
+) -> dict[str, Any]:
+    """Everything the templates show about one paper, independent of the subscriber."""
+    # The title is itself a link in HTML: a URL in it gets no highlight but no link of its own.
+    title = tuple((text, marked, "") for text, marked, _ in _segments(paper.title, title_marks))
+    abstract = _segments(paper.abstract, abstract_marks)
+    authors = [a for a in (one_line(name) for name in paper.authors) if a]
+    if len(authors) > _MAX_AUTHORS:
+        authors = [*authors[:_MAX_AUTHORS], f"and {len(authors) - _MAX_AUTHORS} more"]
+    # SPEC section 6: the listing's date when the source gives one, else the day first seen.
+    when = paper.published or paper.first_seen
+    return {
+        "id": paper.id,
+        "title": "".join(text for text, _, _ in title),
+        "title_segments": title,
+        # The indent stands in for the "12. " the template puts before the first line.
+        "title_text": _wrap(_marked_text(title)).lstrip(" "),
+        "url": link.url,
+        "url_is_search": link.search,
+        "authors": ", ".join(authors),
+        "sources": ", ".join(s for s in (one_line(s) for s in paper.sources) if s),
+        "date": f"{when:%Y-%m-%d}" if when else "",
+        "abstract_segments": abstract,
+        "abstract_text": _wrap(_marked_text(abstract)),
+    }
+
+
+def _wrap(text: str) -> str:
+    """`text` wrapped at _WIDTH, indented; a URL is never cut (it would stop working), other words
+    longer than a line are."""
+    words = []
+    for word in text.split(" "):
+        if len(word) > _WIDTH - len(_INDENT) and not _URL.match(word):
+            step = _WIDTH - len(_INDENT)
+            words += [word[i : i + step] for i in range(0, len(word), step)]
+        else:
+            words.append(word)
+    return textwrap.fill(
+        " ".join(words),
+        width=_WIDTH,
+        initial_indent=_INDENT,
+        subsequent_indent=_INDENT,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def _marked_text(segments: Sequence[tuple[str, bool, str]]) -> str:
+    return "".join(f"{_MARK_OPEN}{t}{_MARK_CLOSE}" if marked else t for t, marked, _ in segments)
+
+
+def _url_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, href) of each URL in `text`; href is "" unless it is an http(s) link."""
+    found = []
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_URL_TAIL)
+        # A ")" closing the sentence's parenthesis is not the URL's (Wikipedia's own ones are).
+        while url.endswith(")") and url.count(")") > url.count("("):
+            url = url[:-1].rstrip(_URL_TAIL)
+        start = match.start()
+        href = url if re.match(r"https?://", url, re.IGNORECASE) else ""
+        found.append((start, start + len(url), _safe_link(href, ("http", "https")) or ""))
+    return found
+
+
+def _segments(text: str, marks: Sequence[tuple[int, int]]) -> tuple[tuple[str, bool, str], ...]:
+    """`text` cut at marked spans and URLs, cleaned to one line: ((piece, marked, href), …).
+
+    Spans are clipped to the text and merged when they overlap; a span touching a URL is dropped
+    (never a highlight inside a URL); an http(s) URL is its own piece with its href, other pieces
+    have href "". Whitespace (CR/LF too) collapses to one space and sits outside the marks,
+    controls are dropped, empty pieces vanish.
+    """
+    urls = _url_spans(text)
+    spans: list[list[int]] = []
+    for start, end in sorted((max(a, 0), min(b, len(text))) for a, b in marks):
+        if start >= end or any(start < u_end and u_start < end for u_start, u_end, _ in urls):
+            continue
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    cuts = sorted([(a, b, True, "") for a, b in spans] + [(a, b, False, h) for a, b, h in urls])
+    raw: list[tuple[str, bool, str]] = []
+    pos = 0
+    for start, end, marked, href in cuts:
+        raw += [(text[pos:start], False, ""), (text[start:end], marked, href)]
+        pos = end
+    raw.append((text[pos:], False, ""))
+
+    pieces: list[tuple[str, bool, str]] = []
+    for piece, marked, href in raw:
+        # Keep a space at the piece's edges (one_line strips them) so words do not run together.
+        clean = one_line(piece)
+        if not clean:
+            pieces.append((" " if any(c.isspace() for c in piece) else "", False, ""))
+            continue
+        lead = " " if piece[:1].isspace() else ""
+        trail = " " if piece[-1:].isspace() else ""
+        pieces += [(lead, False, ""), (clean, marked, href), (trail, False, "")]
+
+    out: list[tuple[str, bool, str]] = []
+    for piece, marked, href in pieces:
+        if piece == " " and (not out or out[-1][0].endswith(" ")):
+            continue
+        if not piece:
+            continue
+        if out and out[-1][1] == marked and not href and not out[-1][2]:
+            out[-1] = (out[-1][0] + piece, marked, "")
+        else:
+            out.append((piece, marked, href))
+    if out and not out[-1][1] and not out[-1][2]:
+        last = out[-1][0].rstrip(" ")
+        out[-1:] = [(last, False, "")] if last else []
+    return tuple(out)
+
+
+def subject(items: Sequence[DigestItem], subscriber: Subscriber) -> str:
+    """`5 new papers: language model cascade or deferral, judge*` — one line, at most ~70 chars.
+
+    The count is the papers in this email; topics are the matched queries in the subscriber's
+    keyword order (others after), simplified for people: no quotes, AND, parentheses, field
+    prefixes or excluded terms.
+    """
+    count = len(items)
+    head = f"{count} new paper{'' if count == 1 else 's'}"
+    order = {q: i for i, q in enumerate(subscriber.keywords)}
+    seen: dict[str, int] = {}
+    for item in items:
+        for q in item.queries:
+            seen.setdefault(q, order.get(q, len(order) + len(seen)))
+    topics: list[str] = []
+    for q in sorted(seen, key=seen.__getitem__):
+        topic = _topic(q)
+        if topic and topic not in topics:
+            topics.append(topic)
+    line = f"{head}: {', '.join(topics)}" if topics else head
+    return one_line(line, _SUBJECT_LIMIT)
+
+
+_QUERY_TOKEN = re.compile(r'"[^"]*"?|[()]|[^\s()"]+')
+
+
+def _topic(query: str) -> str:
+    """A query as words a person reads: `"big model" AND (a OR b)` -> `big model a or b`."""
+    words: list[str] = []
+    negate = False
+    skip_depth = 0
+    for token in _QUERY_TOKEN.findall(query):
+        if skip_depth:
+            skip_depth += {"(": 1, ")": -1}.get(token, 0)
+            continue
+        if token == "(":
+            # A negated group names what the subscriber does not want: leave it out.
+            skip_depth, negate = (1, False) if negate else (0, False)
+            continue
+        if token in ("AND", ")"):
+            continue
+        if token == "OR":
+            if words and words[-1] != "or":
+                words.append("or")
+            continue
+        if token in ("NOT", "-"):
+            negate = True
+            continue
+        if token.startswith("-"):
+            negate, token = True, token[1:]
+        if negate:
+            negate = False
+            continue
+        if token.endswith(":"):  # field prefix before a phrase or group
+            continue
+        field, sep, rest = token.partition(":")
+        if sep and field.isalpha() and rest:
+            token = rest
+        token = token.strip('"').strip()
+        if token:
+            words.append(token)
+    while words and words[-1] == "or":
+        words.pop()
+    return one_line(" ".join(words))
