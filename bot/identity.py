@@ -9,6 +9,7 @@ Pure: values in, values out. FORMATS.md section 6 is the source of every pattern
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,8 @@ __all__ = [
     "normalize_doi",
     "normalize_title",
     "keys",
+    "title_key",
+    "TITLE_KEY_BYTES",
     "strong",
     "conflict",
     "same_paper",
@@ -48,6 +51,8 @@ _ARXIV_PREFIXED = re.compile(
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", re.IGNORECASE)
 _TITLE_JUNK = re.compile(r"[\W_]+")
+# Longest title key kept as text (bytes); see title_key. Far below PostgreSQL's 2,704-byte limit.
+TITLE_KEY_BYTES = 512
 
 
 def arxiv_id(text: str | None) -> str | None:
@@ -103,8 +108,22 @@ def keys(paper: Paper) -> tuple[str, ...]:
         found.append(f"doi:{doi}")
     title = normalize_title(paper.title)
     if title:
-        found.append(f"title:{title}")
+        found.append(title_key(title))
     return tuple(found)
+
+
+def title_key(normalized: str) -> str:
+    """The identity key of a normalized title: "title:<title>", or for a title whose key is over
+    TITLE_KEY_BYTES (UTF-8), "title:sha256:<hex of the title>".
+
+    The ledger indexes every key, and PostgreSQL refuses a btree entry over 2,704 bytes ("index
+    row size ... exceeds"): a 1,000-character CJK title (3 bytes each) was never recorded. A
+    normalized title holds no ":" (punctuation becomes spaces), so a hashed key is never a title.
+    """
+    key = f"title:{normalized}"
+    if len(key.encode()) <= TITLE_KEY_BYTES:
+        return key
+    return f"title:sha256:{hashlib.sha256(normalized.encode()).hexdigest()}"
 
 
 def strong(paper_keys: Iterable[str]) -> frozenset[str]:

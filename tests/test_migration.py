@@ -76,7 +76,10 @@ def test_the_migration_is_recorded_once(tmp_path: Path):
     for _ in range(2):
         Store.open(url).close()
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-        assert [name for (name,) in db.execute("SELECT name FROM migrations")] == ["identity-v2"]
+        assert [name for (name,) in db.execute("SELECT name FROM migrations")] == [
+            "identity-v2",
+            "title-key-hash",
+        ]
 
 
 def test_the_migration_splits_old_merges_on_both_databases(database_url: str):
@@ -131,3 +134,35 @@ def _row(canonical: str, title: str, **ids: str) -> dict[str, object]:
         "doi": None,
         **ids,
     }
+
+
+# 1,000 CJK characters: 3,000 bytes in UTF-8, over PostgreSQL's 2,704-byte btree entry limit.
+LONG_CJK = "".join(chr(0x4E00 + (i * 7) % 20000) for i in range(1000))
+
+
+def test_a_1000_character_cjk_title_is_recorded_and_known_again(database_url: str):
+    with Store.open(database_url) as store:
+        first = store.record([_paper(LONG_CJK)], LATER)
+        again = store.record([_paper(LONG_CJK), _paper(LONG_CJK[:-1] + "x")], LATER)
+        titles = sorted(p.title for p in store.papers())
+    assert [p.title for p in first] == [LONG_CJK]
+    assert [p.title for p in again] == [LONG_CJK[:-1] + "x"]  # only the other title is new
+    assert titles == sorted([LONG_CJK, LONG_CJK[:-1] + "x"])
+
+
+def test_a_long_title_key_written_before_is_hashed_and_the_paper_stays_known(database_url: str):
+    title = LONG_CJK[:300]  # 900 bytes: an earlier version stored its key on both databases
+    Store.open(database_url).close()
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:  # what the code before the hashing wrote
+            conn.execute(insert(papers), [_row(f"title:{title}", title)])
+            paper_id = conn.scalar(select(papers.c.id))
+            conn.execute(insert(paper_keys), [{"key": f"title:{title}", "paper_id": paper_id}])
+            conn.execute(delete(migrations).where(migrations.c.name == "title-key-hash"))
+    finally:
+        engine.dispose()
+    with Store.open(database_url) as store:
+        assert store.record([_paper(title)], LATER) == []
+        (known,) = store.papers()
+    assert (known.title, known.id.startswith("title:sha256:")) == (title, True)

@@ -12,6 +12,11 @@ first in sort order) and deletes the others from `paper_keys`, so that such a pa
 is recorded and mailed as the paper it is. Its title key stays with the first paper. A paper
 stored under its title that had since gained an arXiv id or DOI takes it as its identity, with
 that id's link (the arXiv abstract page or the DOI resolver): its own was at best a listing's.
+
+title-key-hash. A title key longer than identity.TITLE_KEY_BYTES is now its title's hash
+(identity.title_key): PostgreSQL cannot index a long one. Such keys, and canonical ids, written
+before (SQLite took them, PostgreSQL took those under its 2,704-byte limit) become the hash, so
+the paper stays known when listed again.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, String, Table, delete, select, update
+from sqlalchemy import Column, Connection, String, Table, delete, func, select, update
 
+from bot.identity import TITLE_KEY_BYTES, title_key
 from bot.ledger.schema import UTCDateTime, metadata, paper_keys, papers
 
-__all__ = ["migrations", "IDENTITY_V2", "migrate"]
+__all__ = ["migrations", "IDENTITY_V2", "TITLE_KEY_HASH", "migrate"]
 
 migrations = Table(
     "migrations",
@@ -34,12 +40,13 @@ migrations = Table(
 )
 
 IDENTITY_V2 = "identity-v2"
+TITLE_KEY_HASH = "title-key-hash"
 
 
 def migrate(conn: Connection, insert_if_absent: Callable[[Connection, Table], Any]) -> None:
     """Run every migration this ledger has not had yet, and record it."""
     done = set(conn.scalars(select(migrations.c.name)))
-    for name, run in ((IDENTITY_V2, _identity_v2),):
+    for name, run in ((IDENTITY_V2, _identity_v2), (TITLE_KEY_HASH, _title_key_hash)):
         if name not in done:
             run(conn)
             conn.execute(
@@ -83,6 +90,19 @@ def _identity_v2(conn: Connection) -> None:
             conn.execute(update(papers).where(papers.c.id == paper_id).values(**_identity(keep)))
     for start in range(0, len(dropped), 500):
         conn.execute(delete(paper_keys).where(paper_keys.c.key.in_(dropped[start : start + 500])))
+
+
+def _title_key_hash(conn: Connection) -> None:
+    # A key over TITLE_KEY_BYTES bytes has over a quarter of that in characters (UTF-8: at most 4
+    # bytes each); length() counts characters on both databases.
+    for column, table in ((paper_keys.c.key, paper_keys), (papers.c.canonical, papers)):
+        long = select(column).where(
+            column.startswith("title:"), func.length(column) > TITLE_KEY_BYTES // 4
+        )
+        for (old,) in conn.execute(long).all():
+            new = title_key(old.removeprefix("title:"))
+            if new != old:
+                conn.execute(update(table).where(column == old).values({column.name: new}))
 
 
 def _identity(key: str) -> dict[str, str]:
