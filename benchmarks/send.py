@@ -33,14 +33,17 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import identity  # noqa: E402
-from bot.ledger.store import Store  # noqa: E402
+from bot.ledger import Ledger  # noqa: E402
+from bot.ledger.schema import outbox, outbox_data  # noqa: E402
+from bot.mail.fill import fill  # noqa: E402
 from bot.mail.mime import build_message  # noqa: E402
 from bot.mail.render import Renderer  # noqa: E402
-from bot.mail.send import RetryPolicy, SendReport, _fill, send  # noqa: E402
+from bot.mail.send import RetryPolicy, SendReport, send  # noqa: E402
 from bot.mail.transports import SmtpTransport  # noqa: E402
 from bot.models import MailSettings, Paper, Settings, Subscriber  # noqa: E402
 
@@ -132,31 +135,51 @@ def fill_outbox(folder: Path, messages: int, per_email: int, port: int):
         mail=MailSettings(transport="smtp", host="127.0.0.1", port=port, security="none"),
         subscribers=tuple(Subscriber(e, keywords=("language model",)) for e in people),
     )
-    store = Store.open(settings.database)
-    store.ensure_subscribers(people, NOW)
+    store = Ledger.open(settings.database)
+    store.papers.ensure_subscribers(people, NOW)
     papers = digest_papers(messages * per_email, per_email)
     plan = [
         (people[i // per_email], paper.id, ("language model",)) for i, paper in enumerate(papers)
     ]
-    store.record(papers, NOW, lambda new: plan)
+    store.papers.record(papers, NOW, lambda new: plan)
     start = time.perf_counter()
     report = SendReport()
     known = {s.email: s for s in settings.subscribers}
-    asyncio.run(
-        _fill(settings, store, Renderer(), NOW, known, set(known), None, RetryPolicy(), report)
-    )
+
+    async def fill_outbox() -> None:
+        with store.database.worker() as run:
+            await fill(
+                settings,
+                store,
+                run,
+                Renderer(),
+                NOW,
+                known,
+                set(known),
+                None,
+                RetryPolicy(),
+                report,
+            )
+
+    asyncio.run(fill_outbox())
     return store, settings, time.perf_counter() - start
 
 
-def outbox_bytes(store: Store, count: int) -> list[tuple[str, bytes]]:
-    rows = [store.outbox_email(i) for i in range(1, count + 1)]
-    return [(row["email"], row["data"]) for row in rows]
+def outbox_bytes(store: Ledger, count: int) -> list[tuple[str, bytes]]:
+    query = (
+        select(outbox.c.email, outbox_data.c.data)
+        .join(outbox_data, outbox_data.c.outbox_id == outbox.c.id)
+        .where(outbox.c.id <= count)
+        .order_by(outbox.c.id)
+    )
+    with store.database.read() as conn:
+        return [(email, bytes(data)) for email, data in conn.execute(query)]
 
 
 # --- the three senders ----------------------------------------------------------------------
 
 
-def bot_sender(store: Store, settings: Settings, concurrency: int) -> float:
+def bot_sender(store: Ledger, settings: Settings, concurrency: int) -> float:
     async def run() -> SendReport:
         pool = [SmtpTransport(settings.mail, None) for _ in range(concurrency)]
         try:

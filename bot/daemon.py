@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bot.errors import BotError, ConfigError
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.mail.periods import Period, due_period
 from bot.mail.render import Renderer
 from bot.mail.send import RetryPolicy, send
@@ -49,8 +49,10 @@ def _now() -> datetime:
 class Daemon:
     """The long-running process: polls on schedule, sends digests when due, follows the settings."""
 
-    def __init__(self, settings: Settings, store: Store, environ: dict[str, str], leadership=None):
-        self.store = store
+    def __init__(
+        self, settings: Settings, ledger: Ledger, environ: dict[str, str], leadership=None
+    ):
+        self.ledger = ledger
         self.environ = environ
         # SPEC section 8: on a shared PostgreSQL ledger one daemon leads (polls, decides what is
         # due, composes); the others only help send. None: this daemon alone (SQLite's flock).
@@ -116,7 +118,7 @@ class Daemon:
         self._reported = None
         # First seen now, not at the next poll's start: a poll running now records its papers
         # for them too (SPEC section 4).
-        self.store.ensure_subscribers((s.email for s in settings.subscribers), _now())
+        self.ledger.papers.ensure_subscribers((s.email for s in settings.subscribers), _now())
         self._schedule_sources(triggers)
         log.warning(
             "settings=reloaded sources=%d subscribers=%d",
@@ -169,7 +171,7 @@ class Daemon:
         settings = replace(self.settings, sources=(source,))
         report = await poll(
             settings,
-            self.store,
+            self.ledger.papers,
             _now(),
             matcher=self.matcher,
             audience=lambda: (self.settings.subscribers, self.matcher),
@@ -198,7 +200,7 @@ class Daemon:
         short); a daily/weekly digest whose period has begun, holding papers queued before it;
         and any email waiting for a retry (deferred, or left `sending` by a killed process).
         """
-        retry = self.store.open_emails()
+        retry = self.ledger.outbox.open_emails()
         # An open email goes first; no new one is built for its subscriber meanwhile.
         due: dict[str, str | None] = {
             s.email.lower(): None for s in self.settings.subscribers if s.email.lower() in retry
@@ -208,8 +210,8 @@ class Daemon:
             await self._send(due, compose)
             return
         now = _now()
-        last = self.store.last_periods()
-        oldest = self.store.oldest_unassigned()
+        last = self.ledger.outbox.last_periods()
+        oldest = self.ledger.deliveries.oldest_unassigned()
         for subscriber in self.settings.subscribers:
             email = subscriber.email.lower()
             if email in retry or email not in oldest:
@@ -243,7 +245,7 @@ class Daemon:
             try:
                 report = await send(
                     self.settings,
-                    self.store,
+                    self.ledger,
                     transports,
                     self.renderer,
                     _now(),

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot import identity, sources
 from bot.errors import BotError, FetchError, ParseError
-from bot.ledger.store import SourceState, Store
+from bot.ledger import Papers, SourceState
 from bot.links import scrub
 from bot.models import Paper, Settings, Source, Subscriber
 from bot.query.matcher import Matcher
@@ -69,7 +69,7 @@ def compile_matcher(settings: Settings) -> Matcher:
 
 async def poll(
     settings: Settings,
-    store: Store,
+    ledger: Papers,
     now: datetime,
     *,
     matcher: Matcher | None = None,
@@ -93,18 +93,18 @@ async def poll(
     sources were being fetched gets this poll's matches.
     """
     matcher = matcher or compile_matcher(settings)
-    store.ensure_subscribers((s.email for s in settings.subscribers), now)
+    ledger.ensure_subscribers((s.email for s in settings.subscribers), now)
     gate = asyncio.Semaphore(FETCH_CONCURRENCY)
     async with AsyncExitStack() as stack:
         if fetcher is None:
             fetcher = await stack.enter_async_context(Fetcher())
         results = await asyncio.gather(
-            *(_poll_source(fetcher, gate, store, source, now) for source in settings.sources)
+            *(_poll_source(fetcher, gate, ledger, source, now) for source in settings.sources)
         )
     listed = [paper for result in results for paper in result.papers]
     report = PollReport()
     current = audience or (lambda: (settings.subscribers, matcher))
-    record = _Recorder(store, clock or (lambda: now), current, mark_seen)
+    record = _Recorder(ledger, clock or (lambda: now), current, mark_seen)
     try:
         report.new = record(identity.merge(listed))
     except Exception as exc:  # noqa: BLE001 - a value the ledger refused: find whose, spare the rest
@@ -116,7 +116,7 @@ async def poll(
         report.new = record.new
     report.queued = record.queued
     for source, result in zip(settings.sources, results, strict=True):
-        report.sources.append(_save_and_alert(store, source, result, now))
+        report.sources.append(_save_and_alert(ledger, source, result, now))
     log.info(
         "poll sources=%d listed=%d new=%d queued=%d",
         len(results),
@@ -138,12 +138,12 @@ class _Recorder:
 
     def __init__(
         self,
-        store: Store,
+        ledger: Papers,
         clock: Callable[[], datetime],
         audience: Audience,
         mark_seen: bool,
     ):
-        self.store, self.clock, self.audience = store, clock, audience
+        self.ledger, self.clock, self.audience = ledger, clock, audience
         self.mark_seen = mark_seen
         self.new: list[Paper] = []
         self.queued = 0
@@ -161,7 +161,7 @@ class _Recorder:
             queued[:] = _deliveries(compiled, people, new)
             return queued
 
-        new = self.store.record(papers, self.clock(), queue=None if self.mark_seen else queue)
+        new = self.ledger.record(papers, self.clock(), queue=None if self.mark_seen else queue)
         self.new.extend(new)
         self.queued += len(queued)
         return new
@@ -195,14 +195,14 @@ class _Polled:
 
 
 async def _poll_source(
-    fetcher: Fetcher, gate: asyncio.Semaphore, store: Store, source: Source, now: datetime
+    fetcher: Fetcher, gate: asyncio.Semaphore, ledger: Papers, source: Source, now: datetime
 ) -> _Polled:
     """One source's papers (tagged with its name), its outcome and its new validators.
 
     An hf-daily API source that last succeeded before today also fetches the `?date=` list of each
     day since (hf_daily.catch_up_urls), so papers listed while the bot was down are not lost.
     """
-    before = store.source_state(source.name)
+    before = ledger.source_state(source.name)
     wait = health.retry_wait(before, now)
     if wait is not None:
         message = f"not polled: the server asked to wait, {wait} s left ({before.last_error})"
@@ -258,7 +258,9 @@ def _parse(source: Source, fetched: Fetched) -> Listing:
     )
 
 
-def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime) -> SourceOutcome:
+def _save_and_alert(
+    ledger: Papers, source: Source, result: _Polled, now: datetime
+) -> SourceOutcome:
     """Record the source's poll (a deferred source is not touched) and log what deserves it.
 
     Returns the outcome with the health alert, if this poll raised one.
@@ -271,12 +273,12 @@ def _save_and_alert(store: Store, source: Source, result: _Polled, now: datetime
     if outcome.error:
         log.warning("source=%s url=%s error=%r", source.name, where, outcome.error)
         alert = health.failure_alert(result.before, now, outcome.error)
-        store.save_poll(source.name, now, error=outcome.error)
+        ledger.save_poll(source.name, now, error=outcome.error)
     else:
         if outcome.skipped:  # an entry left out is said out loud, never dropped in silence
             log.warning("source=%s url=%s %s", source.name, where, outcome.skipped)
         alert = None if outcome.unchanged else health.empty_alert(result.before, now, result.count)
-        store.save_poll(source.name, now, count=result.count, **result.validators)
+        ledger.save_poll(source.name, now, count=result.count, **result.validators)
     if alert:
         log.error("source=%s url=%s %s", source.name, where, alert)
     return replace(outcome, alert=alert)

@@ -17,7 +17,7 @@ import time_machine
 from support import FIXTURES, http_site
 
 from bot.daemon import Daemon
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.settings.load import load_settings
 
 PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
@@ -54,7 +54,7 @@ def test_a_reschedule_the_clock_cannot_hold_keeps_the_polls_running(
         polls = lambda: site.requests.count("/papers")  # noqa: E731
 
         async def scenario() -> None:
-            with Store.open(settings.database) as store:
+            with Ledger.open(settings.database) as store:
                 daemon = Daemon(settings, store, {})
                 running = asyncio.create_task(daemon.run())
                 try:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from ledger_sql import pending_count
 from support import FIXTURES, html_text, http_site, maildir_messages, run_bot
 from test_poll import (
     ARXIV_AI,
@@ -27,20 +28,20 @@ from test_poll import (
     scripted_site,
 )
 
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.models import Source
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
+def store(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
         yield opened
 
 
 @pytest.fixture
-def any_store(database_url: str) -> Iterator[Store]:
+def any_store(database_url: str) -> Iterator[Ledger]:
     """A ledger on SQLite and on PostgreSQL (each refuses different bad text)."""
-    with Store.open(database_url) as opened:
+    with Ledger.open(database_url) as opened:
         yield opened
 
 
@@ -88,7 +89,7 @@ def test_a_lone_surrogate_in_one_source_never_stops_another_from_being_recorded(
         arxiv = site.put("/rss", ok(ARXIV_AI))
         report = run_poll(store, [Source("hf", "hf-daily", hf), feed("arxiv", arxiv)], MONDAY)
     assert errors(report) == {"hf": None, "arxiv": None}
-    stored = {p.arxiv_id: p for p in store.papers()}
+    stored = {p.arxiv_id: p for p in store.papers.seen()}
     assert sorted(stored) == sorted(["2604.00001", *ARXIV_IDS])
     cleaned = stored["2604.00001"]
     assert cleaned.title == "Lone surrogates in titles"
@@ -103,7 +104,7 @@ def test_a_lone_surrogate_in_an_api_error_message_is_one_source_error(store):
         arxiv = site.put("/rss", ok(ARXIV_AI))
         report = run_poll(store, [Source("hf", "hf-daily", hf), feed("arxiv", arxiv)], MONDAY)
     assert errors(report) == {"hf": "Hugging Face API error: bad date", "arxiv": None}
-    assert sorted(p.arxiv_id for p in store.papers()) == ARXIV_IDS
+    assert sorted(p.arxiv_id for p in store.papers.seen()) == ARXIV_IDS
 
 
 def test_bot_once_records_and_mails_the_other_sources_papers_despite_a_lone_surrogate(
@@ -149,12 +150,12 @@ def test_an_absurd_retry_after_is_capped_at_a_day_and_never_stops_the_other_sour
     }
     assert errors(after_a_day)["good"] is None
     assert errors(after_a_day)["busy"] == told  # asked again after a day, and told again
-    assert sorted(p.arxiv_id for p in store.papers()) == ARXIV_IDS
+    assert sorted(p.arxiv_id for p in store.papers.seen()) == ARXIV_IDS
 
 
 def test_a_stored_absurd_retry_after_never_stops_a_poll(store):
     # What an older version stored for `Retry-After: 999999999999`.
-    store.save_poll(
+    store.papers.save_poll(
         "busy", MONDAY, error="HTTP 503 Service Unavailable: asked to retry after 999999999999 s"
     )
     with scripted_site() as site:
@@ -214,7 +215,7 @@ def test_many_short_entity_references_in_any_encoding_are_refused(store, encodin
         "bomb": "refusing a feed whose XML entity references would expand to more than "
         "1,000,000 characters: entity expansion can exhaust memory"
     }
-    assert store.papers() == []
+    assert store.papers.seen() == []
 
 
 def test_a_feed_in_ebcdic_without_entities_is_read(store):
@@ -227,7 +228,7 @@ def test_a_feed_in_ebcdic_without_entities_is_read(store):
         url = site.put("/rss", ok(body, "application/xml"))
         report = run_poll(store, [feed("ebcdic", url)], MONDAY)
     assert errors(report) == {"ebcdic": None}
-    assert [p.title for p in store.papers()] == ["EBCDIC is still spoken"]
+    assert [p.title for p in store.papers.seen()] == ["EBCDIC is still spoken"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ def test_random_bytes_served_as_a_text_page_are_a_source_error_not_papers(store)
         "junk": "not a text listing: the body is binary data, not text "
         "(check the source url and type)"
     }
-    assert store.papers() == []
+    assert store.papers.seen() == []
 
 
 def test_a_text_page_with_a_few_undecodable_bytes_is_still_a_listing(store):
@@ -328,15 +329,15 @@ def test_papers_the_ledger_refuses_fail_their_source_alone(pg_database_url: str)
         f"<item><title>{title}</title><link>https://example.org/1</link>"
         "<description>An agent abstract.</description></item></channel></rss>"
     ).encode()
-    with Store.open(pg_database_url) as store, scripted_site() as site:
+    with Ledger.open(pg_database_url) as store, scripted_site() as site:
         wide = site.put("/wide", ok(body))
         arxiv = site.put("/rss", ok(ARXIV_AI))
         report = run_poll(store, [feed("wide", wide), feed("arxiv", arxiv)], MONDAY)
-        papers = store.papers()
-        state = store.source_state("wide")
+        papers = store.papers.seen()
+        state = store.papers.source_state("wide")
     assert errors(report)["arxiv"] is None
     assert sorted(p.arxiv_id for p in papers if p.arxiv_id) == ARXIV_IDS
-    assert report.queued == store.pending_count("alice@example.org") > 0
+    assert report.queued == pending_count(store, "alice@example.org") > 0
     if len(papers) == 3:  # refused: one line naming the source, its papers asked for again
         refused = errors(report)["wide"]
         assert refused.startswith("the ledger refused this source's papers ("), refused

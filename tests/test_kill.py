@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from support import bot_command, free_port, run_bot
 
 from bot import identity
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.models import Paper
 
 PEOPLE = [f"k{i:03d}@example.org" for i in range(200)]
@@ -62,8 +62,8 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_co
             encoding="utf-8",
         )
         now = datetime.now(UTC)
-        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-            store.ensure_subscribers(PEOPLE, now)
+        with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+            store.papers.ensure_subscribers(PEOPLE, now)
             papers = [
                 identity.identify(
                     Paper(title=f"Paper {i}", url=f"https://arxiv.org/abs/2511.{i:05d}")
@@ -71,7 +71,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_co
                 for i in range(len(PEOPLE))
             ]
             plan = [(e, p.id, ("paper",)) for e, p in zip(PEOPLE, papers, strict=True)]
-            store.record(papers, now, lambda new: plan)
+            store.papers.record(papers, now, lambda new: plan)
 
         rng = random.Random(20261122)
         kills = runs = 0
@@ -123,7 +123,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_co
     assert duplicates <= kills * concurrency
     # A resent email is the same email: one Message-ID per recipient.
     assert all(len({m for r, m in sink.accepted if r == e}) == 1 for e in PEOPLE)
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         assert {e: c["sent"] for e, c in store.status().deliveries.items()} == dict.fromkeys(
             PEOPLE, 1
         )

@@ -36,7 +36,7 @@ from test_sender import (
 
 from bot import identity
 from bot.errors import TemporarySendError
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.mail.digest import compose
 from bot.mail.render import Renderer
 from bot.mail.send import RetryPolicy, send
@@ -75,18 +75,18 @@ def _paper(title: str, abstract: str, n: int) -> Paper:
     )
 
 
-def _owe_ten(store: Store) -> list[Paper]:
+def _owe_ten(store: Ledger) -> list[Paper]:
     """Nine ordinary papers and one with a huge abstract, all owed to ALICE."""
-    store.ensure_subscribers([ALICE], T0 - timedelta(days=1))
+    store.papers.ensure_subscribers([ALICE], T0 - timedelta(days=1))
     papers = [_paper(t, "A paper about a method. " * 40, n) for n, t in enumerate(INNOCENT)]
     papers.append(_paper(BIG, "A paper about everything, at length. " * 8000, 99))
-    store.record(papers, T0, lambda new: [(ALICE, p.id, ("paper",)) for p in new])
+    store.papers.record(papers, T0, lambda new: [(ALICE, p.id, ("paper",)) for p in new])
     return papers
 
 
 def _size(settings, store, renderer, titles: list[str]) -> int:
     [subscriber] = settings.subscribers
-    chosen = [d for d in store.pending(ALICE) if d.paper.title in titles]
+    chosen = [d for d in store.deliveries.pending(ALICE) if d.paper.title in titles]
     return len(compose(settings, subscriber, chosen, renderer, T0).data)
 
 
@@ -97,7 +97,7 @@ def renderer():
 
 @pytest.fixture
 def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
         yield opened
 
 
@@ -184,10 +184,10 @@ class _SilentAtMail(FakeMTA):
         return await super().handle_MAIL(server, session, envelope, address, options)
 
 
-def _owe(store: Store) -> Paper:
-    store.ensure_subscribers([ALICE], T0 - timedelta(days=1))
+def _owe(store: Ledger) -> Paper:
+    store.papers.ensure_subscribers([ALICE], T0 - timedelta(days=1))
     paper = _paper("A paper", "An abstract about a paper.", 1)
-    store.record([paper], T0, lambda new: [(ALICE, p.id, ("paper",)) for p in new])
+    store.papers.record([paper], T0, lambda new: [(ALICE, p.id, ("paper",)) for p in new])
     return paper
 
 
@@ -209,7 +209,7 @@ def test_bot_send_three_times_against_a_slow_final_reply_mails_one_copy(tmp_path
     controller = start(handler)
     try:
         config = _settings_file(tmp_path, controller.port, 1)
-        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)
         results = [run_bot("--config", str(config), "send", cwd=tmp_path) for _ in range(3)]
     finally:
@@ -231,7 +231,7 @@ def test_control_characters_in_a_reply_are_removed_from_bot_send_and_bot_status(
     controller = start(handler)
     try:
         config = _settings_file(tmp_path, controller.port, 2)
-        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)
         sent = run_bot("--config", str(config), "send", cwd=tmp_path)
     finally:
@@ -246,11 +246,13 @@ def test_control_characters_in_a_reply_are_removed_from_bot_send_and_bot_status(
 
 def test_bot_status_cleans_a_reply_stored_raw_by_an_older_version(tmp_path: Path):
     config = _settings_file(tmp_path, 25, 2)
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         paper = _owe(store)
-        store.add_email(ALICE, [paper.id], "<old@example.org>", b"Subject: x\r\n\r\nx\r\n", T0)
-        [row] = store.claim_due("old", T0, timedelta(minutes=5), 1)
-        store.email_failed(row.id, HOSTILE, T0)
+        store.outbox.add_email(
+            ALICE, [paper.id], "<old@example.org>", b"Subject: x\r\n\r\nx\r\n", T0
+        )
+        [row] = store.outbox.claim_due("old", T0, timedelta(minutes=5), 1)
+        store.outbox.email_failed(row.id, HOSTILE, T0)
     status = run_bot("--config", str(config), "status", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert not _CONTROL.search(status.stdout), repr(status.stdout)
@@ -270,7 +272,7 @@ def test_an_email_deferred_for_5_days_becomes_failed_with_the_last_reply(tmp_pat
     try:
         config = _settings_file(tmp_path, controller.port, 2)
         settings = settings_for(controller.port, people=[ALICE])
-        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)
             for hours in (0, 24, 4 * 24, 5 * 24 - 1):  # deferred, retried, still within 5 days
                 report = run(settings, store, renderer, now=T0 + timedelta(hours=hours))
@@ -418,7 +420,7 @@ def test_sigterm_while_the_final_reply_is_awaited_lets_it_arrive_and_records_it(
 def test_sigterm_to_bot_send_finishes_the_email_in_flight_without_a_traceback(tmp_path: Path):
     with smtp_server(_QueuedThenSlow()) as (inbox, port):
         config = _settings_file(tmp_path, port, 2)
-        with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)
         with open(tmp_path / "err.txt", "w+", encoding="utf-8") as err:
             proc = subprocess.Popen(

@@ -15,7 +15,7 @@ from pathlib import Path
 from support import FIXTURES, maildir_messages, serving
 
 from bot.daemon import Daemon
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.settings.load import load_settings
 
 PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
@@ -62,7 +62,7 @@ def test_a_subscriber_added_while_the_sources_are_fetched_gets_that_polls_papers
         config = _write(tmp_path, url, {ALICE: "title:zzzunmatched"})
 
         async def scenario() -> None:
-            with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+            with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
                 daemon = Daemon(load_settings(config), store, {})
                 polling = asyncio.create_task(daemon.poll_source("hf"))
                 assert await asyncio.to_thread(asked.wait, 20)

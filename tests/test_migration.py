@@ -12,13 +12,14 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ledger_sql import paper_count
 from sqlalchemy import create_engine, delete, insert, select
 from support import FIXTURES
 
 from bot.identity import identify
+from bot.ledger import Ledger
 from bot.ledger.migrations import migrations
 from bot.ledger.schema import paper_keys, papers
-from bot.ledger.store import Store
 from bot.models import Paper
 
 LATER = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -35,8 +36,8 @@ def _paper(title: str, **fields: object) -> Paper:
 
 
 def test_an_old_ledger_opens_keeps_every_paper_and_delivery_and_gains_the_link(tmp_path: Path):
-    with Store.open(_old_ledger(tmp_path)) as store:
-        papers = {p.title: p for p in store.papers()}
+    with Ledger.open(_old_ledger(tmp_path)) as store:
+        papers = {p.title: p for p in store.papers.seen()}
         status = store.status()
     assert len(papers) == 4
     assert status.deliveries["reader@example.org"]["pending"] == 4
@@ -52,7 +53,7 @@ def test_an_old_ledger_opens_keeps_every_paper_and_delivery_and_gains_the_link(t
 
 def test_papers_the_old_code_merged_by_title_are_recorded_when_listed_again(tmp_path: Path):
     url = _old_ledger(tmp_path)
-    with Store.open(url) as store:
+    with Ledger.open(url) as store:
         listed = [
             _paper("Comment on Language Model Scaling", arxiv_id="2611.00002"),
             _paper("EDITORIAL", doi="10.1038/d41586-026-00002-2"),
@@ -64,17 +65,17 @@ def test_papers_the_old_code_merged_by_title_are_recorded_when_listed_again(tmp_
             _paper("Graph Kernels", arxiv_id="2611.00004"),
             _paper("Kernels on graphs", doi="10.5555/gk"),
         ]
-        new = store.record(listed, LATER)
+        new = store.papers.record(listed, LATER)
     assert sorted(p.id for p in new) == ["arxiv:2611.00002", "doi:10.1038/d41586-026-00002-2"]
-    with Store.open(url) as store:  # opened again: the migration does not run twice
-        assert store.paper_count() == 6
-        assert store.record(listed, LATER) == []
+    with Ledger.open(url) as store:  # opened again: the migration does not run twice
+        assert paper_count(store) == 6
+        assert store.papers.record(listed, LATER) == []
 
 
 def test_the_migration_is_recorded_once(tmp_path: Path):
     url = _old_ledger(tmp_path)
     for _ in range(2):
-        Store.open(url).close()
+        Ledger.open(url).close()
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
         assert [name for (name,) in db.execute("SELECT name FROM migrations")] == [
             "identity-v2",
@@ -83,7 +84,7 @@ def test_the_migration_is_recorded_once(tmp_path: Path):
 
 
 def test_the_migration_splits_old_merges_on_both_databases(database_url: str):
-    Store.open(database_url).close()  # a current ledger: the migration is recorded as done
+    Ledger.open(database_url).close()  # a current ledger: the migration is recorded as done
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:  # what the old code wrote for two merges by title
@@ -112,8 +113,8 @@ def test_the_migration_splits_old_merges_on_both_databases(database_url: str):
             conn.execute(delete(migrations))  # as if written before the migration existed
     finally:
         engine.dispose()
-    with Store.open(database_url) as store:
-        new = store.record(
+    with Ledger.open(database_url) as store:
+        new = store.papers.record(
             [
                 _paper("Comment on scaling", arxiv_id="2611.00002"),
                 _paper("Editorial", doi="10.1000/b"),
@@ -141,10 +142,10 @@ LONG_CJK = "".join(chr(0x4E00 + (i * 7) % 20000) for i in range(1000))
 
 
 def test_a_1000_character_cjk_title_is_recorded_and_known_again(database_url: str):
-    with Store.open(database_url) as store:
-        first = store.record([_paper(LONG_CJK)], LATER)
-        again = store.record([_paper(LONG_CJK), _paper(LONG_CJK[:-1] + "x")], LATER)
-        titles = sorted(p.title for p in store.papers())
+    with Ledger.open(database_url) as store:
+        first = store.papers.record([_paper(LONG_CJK)], LATER)
+        again = store.papers.record([_paper(LONG_CJK), _paper(LONG_CJK[:-1] + "x")], LATER)
+        titles = sorted(p.title for p in store.papers.seen())
     assert [p.title for p in first] == [LONG_CJK]
     assert [p.title for p in again] == [LONG_CJK[:-1] + "x"]  # only the other title is new
     assert titles == sorted([LONG_CJK, LONG_CJK[:-1] + "x"])
@@ -152,7 +153,7 @@ def test_a_1000_character_cjk_title_is_recorded_and_known_again(database_url: st
 
 def test_a_long_title_key_written_before_is_hashed_and_the_paper_stays_known(database_url: str):
     title = LONG_CJK[:300]  # 900 bytes: an earlier version stored its key on both databases
-    Store.open(database_url).close()
+    Ledger.open(database_url).close()
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:  # what the code before the hashing wrote
@@ -162,7 +163,7 @@ def test_a_long_title_key_written_before_is_hashed_and_the_paper_stays_known(dat
             conn.execute(delete(migrations).where(migrations.c.name == "title-key-hash"))
     finally:
         engine.dispose()
-    with Store.open(database_url) as store:
-        assert store.record([_paper(title)], LATER) == []
-        (known,) = store.papers()
+    with Ledger.open(database_url) as store:
+        assert store.papers.record([_paper(title)], LATER) == []
+        (known,) = store.papers.seen()
     assert (known.title, known.id.startswith("title:sha256:")) == (title, True)

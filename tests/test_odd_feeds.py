@@ -18,7 +18,7 @@ from test_poll import ALICE, scripted_site
 
 from bot import sources
 from bot.errors import ParseError
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.models import Settings, Source
 from bot.poll import poll
 from bot.sources.fetch import Fetcher
@@ -91,7 +91,7 @@ def test_each_of_the_108_odd_feeds_gives_papers_or_one_parse_error(name: str):
 
 
 def test_all_108_odd_feeds_served_over_http_in_one_poll(tmp_path: Path):
-    with scripted_site() as site, Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+    with scripted_site() as site, Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         listed = []
         for number, path in enumerate(FILES):
             body = path.read_bytes()
@@ -103,7 +103,7 @@ def test_all_108_odd_feeds_served_over_http_in_one_poll(tmp_path: Path):
         async def go():
             async with Fetcher(politeness=0) as fetcher:
                 return await poll(
-                    settings, store, datetime(2026, 4, 27, tzinfo=UTC), fetcher=fetcher
+                    settings, store.papers, datetime(2026, 4, 27, tzinfo=UTC), fetcher=fetcher
                 )
 
         report = asyncio.run(go())

@@ -1,6 +1,6 @@
 """Polls against real loopback HTTP servers and a real SQLite ledger: RELIABILITY.md H1-H15.
 
-Every test drives `bot.poll.poll` with a real Store and a real Fetcher; servers that misbehave
+Every test drives `bot.poll.poll` with a real Ledger and a real Fetcher; servers that misbehave
 at the socket level (hang, drip, gzip bomb, redirect loop) are raw sockets (test_fetch.raw_server).
 """
 
@@ -20,10 +20,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from ledger_sql import pending_count
 from support import FIXTURES, run_bot, serving
 from test_fetch import raw_server
 
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.models import Settings, Source, Subscriber
 from bot.poll import PollReport, poll
 from bot.sources.fetch import Fetcher
@@ -92,13 +93,13 @@ def ok(body: bytes, content_type: str = RSS, **headers: str) -> Reply:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
+def store(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
         yield opened
 
 
 def run_poll(
-    store: Store,
+    store: Ledger,
     sources: list[Source],
     now: datetime,
     *,
@@ -109,7 +110,7 @@ def run_poll(
 
     async def go() -> PollReport:
         async with Fetcher(politeness=0, **fetcher_options) as fetcher:
-            return await poll(settings, store, now, fetcher=fetcher)
+            return await poll(settings, store.papers, now, fetcher=fetcher)
 
     return asyncio.run(go())
 
@@ -122,8 +123,8 @@ def errors(report: PollReport) -> dict[str, str | None]:
     return {outcome.name: outcome.error for outcome in report.sources}
 
 
-def pending(store: Store, email: str = "alice@example.org") -> int:
-    return store.pending_count(email)
+def pending(store: Ledger, email: str = "alice@example.org") -> int:
+    return pending_count(store, email)
 
 
 def log_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -149,7 +150,7 @@ def test_h1_500_then_recovery_alerts_once_and_resends_nothing(store, caplog):
             f"2026-04-27T12:00+00:00, 3 failed polls): HTTP 500 Internal Server Error from {url}"
         ]
         run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(hours=40))
-        state = store.source_state("arxiv")
+        state = store.papers.source_state("arxiv")
         assert (state.consecutive_failures, state.last_count) == (4, 3)
         site.put("/rss", ok(ARXIV_AI))
         recovered = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(hours=50))
@@ -160,7 +161,7 @@ def test_h1_500_then_recovery_alerts_once_and_resends_nothing(store, caplog):
     assert pending(store) == 3  # nothing queued twice, nothing forgotten
     assert len(log_lines(caplog, logging.ERROR)) == 1
     assert len(log_lines(caplog, logging.WARNING)) == 4
-    assert store.source_state("arxiv").consecutive_failures == 0
+    assert store.papers.source_state("arxiv").consecutive_failures == 0
 
 
 def test_a_source_that_never_worked_alerts_on_its_first_failure_only(store, caplog):
@@ -323,9 +324,9 @@ def test_h8_a_page_that_is_not_a_feed_keeps_the_old_state(store, reply, message)
         site.put("/rss", reply)
         report = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(hours=1))
     assert errors(report) == {"arxiv": message}
-    state = store.source_state("arxiv")
+    state = store.papers.source_state("arxiv")
     assert (state.etag, state.last_count, state.consecutive_failures) == ('"v1"', 3, 1)
-    assert len(store.papers()) == 3 and pending(store) == 3
+    assert len(store.papers.seen()) == 3 and pending(store) == 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +342,7 @@ def test_h9_truncated_feeds_then_the_whole_one_record_each_paper_once(store):
         ]
     recorded = [p.arxiv_id for report in reports for p in report.new]
     assert sorted(recorded) == ARXIV_IDS  # each once, none under a fallback identity
-    assert all(p.arxiv_id for p in store.papers())
+    assert all(p.arxiv_id for p in store.papers.seen())
     assert pending(store) == 3
 
 
@@ -365,7 +366,7 @@ def test_h10_bogus_encoding_declarations_are_one_source_error(store):
     }
 
 
-def poll_bomb_and_good(store: Store, bomb: Reply) -> tuple[PollReport, float, int]:
+def poll_bomb_and_good(store: Ledger, bomb: Reply) -> tuple[PollReport, float, int]:
     """A poll of a source served `bomb` and of a good one: the report, seconds, peak bytes."""
     with scripted_site() as site:
         url = site.put("/rss", bomb)
@@ -449,7 +450,7 @@ def test_h12_hostile_hf_json_is_one_source_error_and_stores_nothing(store, body,
         report = run_poll(store, [Source("hf", "hf-daily", url)], MONDAY)
     assert errors(report) == {"hf": message}
     assert time.monotonic() - started < 5
-    assert store.papers() == []
+    assert store.papers.seen() == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,7 +503,7 @@ def test_h15_a_304_is_no_change_and_a_server_ignoring_validators_dedupes(store):
     assert site.requests[1][1]["if-modified-since"] == "Mon, 27 Apr 2026 04:00:00 GMT"
     assert len(first.new) == 3
     assert second.sources[0].unchanged and second.new == []
-    assert store.source_state("arxiv").last_count == 3  # "no change" is not "empty"
+    assert store.papers.source_state("arxiv").last_count == 3  # "no change" is not "empty"
     assert third.new == [] and fourth.new == [] and not fourth.sources[0].unchanged
     assert pending(store) == 3
 
@@ -557,7 +558,7 @@ def test_revisions_of_unseen_papers_count_only_with_include_revisions(store):
         admitted = run_poll(store, [feed("arxiv", url, include_revisions=True)], MONDAY)
     assert [p.arxiv_id for p in strict.new] == ARXIV_IDS[:2]
     assert [p.arxiv_id for p in admitted.new] == ["2604.21937"]
-    assert store.source_state("arxiv").last_count == 3
+    assert store.papers.source_state("arxiv").last_count == 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -624,7 +625,7 @@ def test_hf_daily_catches_up_missed_days_with_date(store):
         "/api/daily_papers?date=2026-04-26",
     ]
     assert sorted(p.arxiv_id for p in report.new) == ["2604.20001", "2604.21111"]
-    assert report.sources[0].listed == 2 and store.source_state("hf").last_count == 1
+    assert report.sources[0].listed == 2 and store.papers.source_state("hf").last_count == 1
     assert pending(store) == 2
 
 
@@ -644,7 +645,7 @@ def test_hf_daily_catch_up_is_capped_at_seven_days_and_a_failed_day_fails_the_so
         "hf": f"HTTP 500 Internal Server Error from {site.base}/api/daily_papers?…"
     }
     # the failure keeps last_success, so the next poll asks for the same days again
-    assert store.source_state("hf").last_success == datetime(2026, 4, 10, 6, 0, tzinfo=UTC)
+    assert store.papers.source_state("hf").last_success == datetime(2026, 4, 10, 6, 0, tzinfo=UTC)
 
 
 def test_hf_daily_with_another_url_is_fetched_as_is(store):

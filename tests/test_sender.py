@@ -11,6 +11,9 @@ import json
 import logging
 import re
 import socket
+import sqlite3
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -19,12 +22,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from ledger_sql import outbox_ids, outbox_row, pending_count
 from support import parse, run_bot
 
 from bot import identity
 from bot.errors import TemporarySendError
+from bot.ledger import Ledger
 from bot.ledger.claims import new_owner
-from bot.ledger.store import Store
 from bot.mail.render import Renderer, bundled_templates
 from bot.mail.send import RetryPolicy, send
 from bot.mail.transports import SmtpTransport, make_transport
@@ -133,7 +137,7 @@ def renderer() -> Renderer:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
         yield opened
 
 
@@ -147,9 +151,9 @@ def settings_for(port: int, people=PEOPLE, **mail) -> Settings:
     )
 
 
-def owe(store: Store, people=PEOPLE, each: int = 1, start: int = 0, now=T0) -> None:
+def owe(store: Ledger, people=PEOPLE, each: int = 1, start: int = 0, now=T0) -> None:
     """Queue `each` new papers for every person (their own papers)."""
-    store.ensure_subscribers(people, T0 - timedelta(days=1))
+    store.papers.ensure_subscribers(people, T0 - timedelta(days=1))
     papers, plan = [], []
     for k, email in enumerate(people):
         for j in range(each):
@@ -164,7 +168,7 @@ def owe(store: Store, people=PEOPLE, each: int = 1, start: int = 0, now=T0) -> N
             )
             papers.append(paper)
             plan.append((email, paper.id, ("paper",)))
-    store.record(papers, now, lambda new: plan)
+    store.papers.record(papers, now, lambda new: plan)
 
 
 async def send_once(settings, store, renderer, now=T0, policy=FAST):
@@ -193,7 +197,7 @@ def everyone_once(handler: FakeMTA, people=PEOPLE) -> None:
     assert handler.counts() == Counter({email: 1 for email in people})
 
 
-def states(store: Store) -> dict[str, dict[str, int]]:
+def states(store: Ledger) -> dict[str, dict[str, int]]:
     return {e: {k: v for k, v in c.items() if v} for e, c in store.status().deliveries.items()}
 
 
@@ -220,7 +224,7 @@ def test_sent_bytes_are_the_stored_bytes_and_parse_back(mta, store, renderer):
     owe(store, people=PEOPLE[:1], each=3)
     run(settings_for(port, people=PEOPLE[:1]), store, renderer)
     [(rcpt, mid)] = handler.accepted
-    row = store.outbox_email(1)
+    row = outbox_row(store, 1)
     assert (row["state"], row["message_id"], row["attempts"]) == ("sent", mid, 1)
     msg = parse(row["data"])
     assert msg["Message-ID"] == mid
@@ -234,7 +238,7 @@ def test_max_items_shows_cards_and_lists_the_rest_in_the_same_email(mta, store, 
     for hour in range(2):
         run(settings, store, renderer, now=T0 + timedelta(hours=hour))
     assert handler.counts() == Counter({PEOPLE[0]: 1})
-    msg = parse(store.outbox_email(1)["data"])
+    msg = parse(outbox_row(store, 1)["data"])
     text = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     assert msg["Subject"] == "5 new papers: paper"
     assert "the best 2 in full, the\nother 3 listed at the end." in text
@@ -254,18 +258,55 @@ def test_a_period_makes_one_email_per_subscriber_and_period(mta, store, renderer
     daily = lambda s: "daily:2026-11-22"  # noqa: E731
     report = run(settings, store, renderer, emails=[PEOPLE[0]], period=daily)
     assert report.emails == 1
-    assert store.has_digest(PEOPLE[0], "daily:2026-11-22")
-    assert not store.has_digest(PEOPLE[1], "daily:2026-11-22")
-    assert store.last_period(PEOPLE[0]) == "daily:2026-11-22"
+    assert store.outbox.has_digest(PEOPLE[0], "daily:2026-11-22")
+    assert not store.outbox.has_digest(PEOPLE[1], "daily:2026-11-22")
+    assert store.outbox.last_periods()[PEOPLE[0]] == "daily:2026-11-22"
     owe(store, people=PEOPLE[:1], start=100, now=T0 + timedelta(hours=1))
     again = run(settings, store, renderer, now=T0 + timedelta(hours=2), emails=[PEOPLE[0]],
                 period=daily)  # fmt: skip
     assert again.emails == 0  # that period's digest exists: the new paper waits for the next
     assert handler.counts() == Counter({PEOPLE[0]: 1})
-    assert store.pending_count(PEOPLE[0]) == 1
+    assert pending_count(store, PEOPLE[0]) == 1
 
 
 # --- faults -----------------------------------------------------------------------------------
+
+
+def test_a_locked_ledger_does_not_stall_the_event_loop(mta, store, renderer, tmp_path):
+    # Another process holds SQLite's write lock for 2 s: the sender's commits wait for it, off
+    # the event loop, so the loop (other SMTP workers, a signal) keeps running meanwhile.
+    handler, port = mta
+    owe(store, people=PEOPLE[:2])
+    settings = settings_for(port, people=PEOPLE[:2])
+    holder = sqlite3.connect(tmp_path / "bot.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(2.0, holder.rollback)
+    gaps: list[float] = []
+
+    async def go():
+        async def heartbeat():
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        beat = asyncio.ensure_future(heartbeat())
+        try:
+            return await send_once(settings, store, renderer)
+        finally:
+            beat.cancel()
+
+    release.start()
+    try:
+        report = asyncio.run(go())
+    finally:
+        release.join()
+        holder.close()
+    assert report.emails == 2
+    everyone_once(handler, PEOPLE[:2])
+    assert sum(gaps) >= 1.9  # the run did wait for the lock...
+    assert max(gaps) < 1.0  # ...without stopping the loop
 
 
 def test_s1_server_down_then_up(store, renderer, caplog):
@@ -343,7 +384,7 @@ def test_s3_4xx_for_one_recipient_is_retried_and_the_others_are_sent(mta, store,
     assert (report.emails, report.deferred, report.failed) == (6, [], [])
     everyone_once(handler)
     attempts = {
-        store.outbox_email(i)["email"]: store.outbox_email(i)["attempts"] for i in range(1, 7)
+        outbox_row(store, i)["email"]: outbox_row(store, i)["attempts"] for i in range(1, 7)
     }
     assert attempts == {email: 2 if email == PEOPLE[1] else 1 for email in PEOPLE}
 
@@ -359,7 +400,7 @@ def test_a_4xx_that_lasts_is_left_pending_for_a_later_run(mta, store, renderer):
         "451 4.3.0 try later"
     ]
     row = next(
-        store.outbox_email(i) for i in range(1, 7) if store.outbox_email(i)["email"] == PEOPLE[1]
+        outbox_row(store, i) for i in range(1, 7) if outbox_row(store, i)["email"] == PEOPLE[1]
     )
     assert row["state"] == "pending" and row["attempts"] >= 2 and row["next_attempt"] is not None
     handler.faults.clear()
@@ -526,7 +567,7 @@ def test_k4_a_poison_paper_is_quarantined_after_3_attempts_and_the_rest_go_out(
     handler, port = mta
     owe(store, people=PEOPLE[:3])
     poison = identity.identify(Paper(title="POISON pill", url="https://arxiv.org/abs/2511.09999"))
-    store.record([poison], T0, lambda new: [(PEOPLE[0], poison.id, ("paper",))])
+    store.papers.record([poison], T0, lambda new: [(PEOPLE[0], poison.id, ("paper",))])
     settings = settings_for(port, people=PEOPLE[:3])
     trapped = Renderer(poison_templates(tmp_path))
     reports = [run(settings, store, trapped, now=T0 + timedelta(hours=h)) for h in range(4)]
@@ -615,19 +656,19 @@ def test_an_email_left_sending_by_a_dead_process_is_resent_with_the_same_bytes(
     # a row and died (pid 2**22+1 cannot exist), and one that is alive (pid 1) and holds its lease.
     assert run(settings, store, renderer, transports=[_Down()]).emails == 0
     later = T0 + timedelta(minutes=1)
-    ids = store.due_emails("me", later)
+    ids = outbox_ids(store, "pending")  # due at once: no retry time is set
     assert len(ids) == 2
     lease = timedelta(minutes=15)
     host = new_owner().split(":")[0]  # this host and pid namespace
     dead, alive = f"{host}:{2**22 + 1}:p:dead", f"{host}:1:p:alive"
-    assert [row.id for row in store.claim_due(alive, later, lease, 1)] == ids[:1]
-    assert [row.id for row in store.claim_due(dead, later, lease, 1)] == ids[1:]
-    data = store.outbox_email(ids[1])["data"]
+    assert [row.id for row in store.outbox.claim_due(alive, later, lease, 1)] == ids[:1]
+    assert [row.id for row in store.outbox.claim_due(dead, later, lease, 1)] == ids[1:]
+    data = outbox_row(store, ids[1])["data"]
     run(settings, store, renderer, now=later + timedelta(minutes=1))
     [(rcpt, mid)] = handler.accepted
-    assert (rcpt, mid) == (store.outbox_email(ids[1])["email"], parse(data)["Message-ID"])
-    assert store.outbox_email(ids[1])["data"] == data
-    assert store.outbox_email(ids[0])["state"] == "sending"  # its lease still holds
+    assert (rcpt, mid) == (outbox_row(store, ids[1])["email"], parse(data)["Message-ID"])
+    assert outbox_row(store, ids[1])["data"] == data
+    assert outbox_row(store, ids[0])["state"] == "sending"  # its lease still holds
     run(settings, store, renderer, now=later + timedelta(minutes=20))  # lease over: taken over
     everyone_once(handler, PEOPLE[:2])
 
@@ -638,7 +679,7 @@ def test_only_the_subscribers_named_in_compose_get_a_new_email(mta, store, rende
     owe(store, people=PEOPLE[:2])
     settings = settings_for(port, people=PEOPLE[:2])
     assert run(settings, store, renderer, compose=()).emails == 0
-    assert store.open_emails() == set()
+    assert store.outbox.open_emails() == set()
     assert run(settings, store, renderer, compose=[PEOPLE[1]]).emails == 1
     everyone_once(handler, PEOPLE[1:2])
     assert states(store)[PEOPLE[0]] == {"pending": 1}
@@ -653,9 +694,11 @@ def test_a_pid_in_another_pid_namespace_is_never_taken_for_dead(mta, store, rend
     later = T0 + timedelta(minutes=1)
     stranger = f"{socket.gethostname()}/other-namespace:{2**22 + 1}:p:x"
     lease = timedelta(minutes=15)
-    [claimed] = store.claim_due(stranger, later, lease, 1)
-    assert store.claim_due("me", later + timedelta(minutes=1), lease, 1) == []
-    taken = store.claim_due("me", later + timedelta(minutes=16), lease, 1)  # its lease ran out
+    [claimed] = store.outbox.claim_due(stranger, later, lease, 1)
+    assert store.outbox.claim_due("me", later + timedelta(minutes=1), lease, 1) == []
+    taken = store.outbox.claim_due(
+        "me", later + timedelta(minutes=16), lease, 1
+    )  # its lease ran out
     assert [row.id for row in taken] == [claimed.id]
 
 
@@ -665,7 +708,7 @@ def test_two_senders_sharing_one_ledger_send_each_email_once(database_url, rende
     people = [f"q{i}@example.org" for i in range(40)]
     settings = settings_for(controller.port, people=people)
     try:
-        with Store.open(database_url) as first, Store.open(database_url) as second:
+        with Ledger.open(database_url) as first, Ledger.open(database_url) as second:
             owe(first, people=people)
 
             async def both():
@@ -701,7 +744,7 @@ class _Down:
 def test_bot_status_shows_counts_and_the_last_error_per_subscriber(mta, tmp_path, renderer):
     handler, port = mta
     handler.faults.append(Fault("RCPT", "550 5.1.1 no such user", who=PEOPLE[1], times=-1))
-    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         owe(store, people=PEOPLE[:2])
         run(settings_for(port, people=PEOPLE[:2]), store, renderer)
     people = "".join(f'[[subscribers]]\nemail = "{e}"\nkeywords = ["paper"]\n' for e in PEOPLE[:2])

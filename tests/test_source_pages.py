@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from support import http_site
 
 from bot.errors import ParseError
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.models import Settings, Source, Subscriber
 from bot.poll import poll
 from bot.sources import parse
@@ -391,14 +391,14 @@ def test_short_abstract_paper_served_over_http_is_recorded_with_its_title_not_th
 ):
     blocks = real_blocks()
     blocks[85:85] = ["Short Abstracts Exist", SHORT]
-    with http_site() as site, Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+    with http_site() as site, Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         url = site.put("/papers.txt", "\n\n".join(blocks))
         settings = Settings(
             path=tmp_path / "settings.toml",
             sources=(Source(name="hf-text", type="page", url=url),),
             subscribers=(Subscriber(email="alice@example.org", keywords=("short",)),),
         )
-        report = asyncio.run(poll(settings, store, datetime(2026, 3, 12, 9, tzinfo=UTC)))
+        report = asyncio.run(poll(settings, store.papers, datetime(2026, 3, 12, 9, tzinfo=UTC)))
     assert [(o.name, o.listed, o.error) for o in report.sources] == [("hf-text", 81, None)]
     (paper,) = [p for p in report.new if p.abstract == SHORT]
     # The text format has no per-paper link, and the listing page is not one (SPEC section 3): the

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from bot.ledger.store import Store
+from bot.ledger import Ledger
 from bot.mail.render import Renderer
 from bot.mail.send import send
 from bot.mail.transports import make_transport
@@ -70,12 +70,12 @@ def demo_settings(folder: Path, samples: Path, port: int) -> Settings:
 
 
 async def _cycle(settings: Settings) -> tuple[int, int]:
-    with Store.open(settings.database) as store:
+    with Ledger.open(settings.database) as ledger:
         now = datetime.now(UTC)
-        report = await poll(settings, store, now)
+        report = await poll(settings, ledger.papers, now)
         transport = make_transport(settings.mail, {})
         try:
-            sent = await send(settings, store, transport, Renderer(None), now)
+            sent = await send(settings, ledger, transport, Renderer(None), now)
         finally:
             await transport.close()
     return len(report.new), sent.emails

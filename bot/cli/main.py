@@ -138,46 +138,46 @@ def _settings(args: argparse.Namespace):
     return load_settings(config_path(args.config, os.environ))
 
 
-def _store(settings, *, read_only: bool = False):
-    from bot.ledger.store import Store
+def _ledger(settings, *, read_only: bool = False):
+    from bot.ledger import Ledger
 
-    return Store.open(settings.database, read_only=read_only)
+    return Ledger.open(settings.database, read_only=read_only)
 
 
 def _run(args: argparse.Namespace) -> int:
     from bot.daemon import Daemon
-    from bot.ledger.lock import Leadership, daemon_lock
+    from bot.ledger import Leadership, daemon_lock
 
     settings = _settings(args)
-    with daemon_lock(settings.database) as lock, _store(settings) as store:
+    with daemon_lock(settings.database) as lock, _ledger(settings) as ledger:
         leadership = lock if isinstance(lock, Leadership) else None
-        return asyncio.run(Daemon(settings, store, dict(os.environ), leadership).run())
+        return asyncio.run(Daemon(settings, ledger, dict(os.environ), leadership).run())
 
 
 def _once(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with _store(settings) as store:
-        polled = _run_poll(settings, store, mark_seen=False)
-        sent = _run_send(settings, store)
+    with _ledger(settings) as ledger:
+        polled = _run_poll(settings, ledger, mark_seen=False)
+        sent = _run_send(settings, ledger)
     return max(polled, sent)
 
 
 def _fetch(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with _store(settings) as store:
-        return _run_poll(settings, store, mark_seen=args.mark_seen)
+    with _ledger(settings) as ledger:
+        return _run_poll(settings, ledger, mark_seen=args.mark_seen)
 
 
 def _send(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with _store(settings) as store:
-        return _run_send(settings, store)
+    with _ledger(settings) as ledger:
+        return _run_send(settings, ledger)
 
 
-def _run_poll(settings, store, *, mark_seen: bool) -> int:
+def _run_poll(settings, ledger, *, mark_seen: bool) -> int:
     from bot.poll import poll
 
-    report = asyncio.run(poll(settings, store, _now(), mark_seen=mark_seen))
+    report = asyncio.run(poll(settings, ledger.papers, _now(), mark_seen=mark_seen))
     for outcome in report.sources:
         if outcome.deferred:
             print(f"{outcome.name}: {outcome.error}")
@@ -195,7 +195,7 @@ def _run_poll(settings, store, *, mark_seen: bool) -> int:
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
-def _run_send(settings, store) -> int:
+def _run_send(settings, ledger) -> int:
     from bot.mail.render import Renderer
     from bot.mail.send import send
     from bot.mail.transports import make_transports
@@ -206,7 +206,7 @@ def _run_send(settings, store) -> int:
 
     async def run(stop: asyncio.Event):
         try:
-            return await send(settings, store, transports, renderer, _now(), stop=stop)
+            return await send(settings, ledger, transports, renderer, _now(), stop=stop)
         finally:
             await asyncio.gather(*(t.close() for t in transports))
 
@@ -234,7 +234,7 @@ def _run_send(settings, store) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bot.ledger.check import check_database
+    from bot.ledger import check_database
     from bot.mail.render import Renderer
 
     settings = _settings(args)
@@ -264,8 +264,8 @@ def _search(args: argparse.Namespace) -> int:
 
     query = parse_query(args.query)
     settings = _settings(args)
-    with _store(settings, read_only=True) as store:
-        found = [p for p in store.papers(since=args.since) if matches(query, p)]
+    with _ledger(settings, read_only=True) as ledger:
+        found = [p for p in ledger.papers.seen(since=args.since) if matches(query, p)]
     shown = found[: args.limit]
     rows = [paper_json(p, [s.url for s in settings.sources]) for p in shown]
     if args.json:
@@ -292,8 +292,8 @@ def _status(args: argparse.Namespace) -> int:
     from bot.cli.status import print_status
 
     settings = _settings(args)
-    with _store(settings, read_only=True) as store:
-        status = store.status()
+    with _ledger(settings, read_only=True) as ledger:
+        status = ledger.status()
     print_status(status, settings, as_json=args.json)
     return EXIT_OK
 
@@ -307,8 +307,10 @@ def _preview(args: argparse.Namespace) -> int:
     subscriber = next((s for s in settings.subscribers if s.email.lower() == wanted), None)
     if subscriber is None:
         raise ConfigError(f"{settings.path}: no subscriber {args.email!r} (see 'bot status')")
-    with _store(settings, read_only=True) as store:
-        composed = compose_for(settings, store, subscriber, Renderer(settings.templates), _now())
+    with _ledger(settings, read_only=True) as ledger:
+        composed = compose_for(
+            settings, ledger.deliveries, subscriber, Renderer(settings.templates), _now()
+        )
     if composed is None:
         print(f"nothing pending for {subscriber.email}")
         return EXIT_OK

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from bot.ledger.schema import STATES
-from bot.ledger.store import SourceState, Status
+from bot.ledger import DELIVERY_STATES, SourceState, Status
 from bot.links import scrub
 from bot.mail.mime import one_line
 from bot.models import Paper, Settings
@@ -61,7 +60,7 @@ def _with_configured(status: Status, settings: Settings) -> Status:
     sources = status.sources + [
         SourceState(source.name) for source in settings.sources if source.name not in known
     ]
-    empty = dict.fromkeys(STATES, 0)
+    empty = dict.fromkeys(DELIVERY_STATES, 0)
     deliveries = {s.email.lower(): dict(empty) for s in settings.subscribers}
     deliveries.update(status.deliveries)
     return replace(status, sources=sorted(sources, key=lambda s: s.name), deliveries=deliveries)

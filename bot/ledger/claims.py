@@ -22,7 +22,6 @@ __all__ = [
     "OutboxEmail",
     "new_owner",
     "claim",
-    "claimable",
     "finish",
 ]
 
@@ -119,11 +118,6 @@ def claim(
         for r in claimed
     ]
     return sorted(found, key=lambda e: e.id)
-
-
-def claimable(conn: Connection, owner: str, now: datetime) -> Any:
-    """Where-clause: the rows `claim` would take now."""
-    return or_(*_due_conditions(conn, owner, now))
 
 
 _FINISH_EMAILS = (

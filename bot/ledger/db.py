@@ -1,7 +1,7 @@
 """Opening the ledger's database and the transactions on it, for SQLite and PostgreSQL alike.
 
 A new SQLite file is created 0600; SQLite runs in WAL with BEGIN IMMEDIATE for writes; PostgreSQL
-serialises what must be serial with advisory locks. Used by the store modules only.
+serialises what must be serial with advisory locks. Used by the ledger modules only.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The ledger's deliveries: one paper owed to one subscriber (SPEC section 4), until an email.
 
-Deliveries are written by `Store.record`; here they are read for composing, counted, and
-quarantined when a paper cannot be rendered (RELIABILITY K4). Once in an outbox email they follow
-that email (see `outbox_store`).
+Deliveries are written with their paper, in `Papers.record`'s transaction (`queue_deliveries`);
+here they are read for composing and quarantined when a paper cannot be rendered (RELIABILITY
+K4). Once in an outbox email they follow that email (see `outbox`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
-from bot.ledger.base import StoreBase, chunks
-from bot.ledger.schema import FAILED, PENDING, QUARANTINED, SENT, deliveries, paper_from_row
+from bot.ledger.db import insert_if_absent
+from bot.ledger.handle import Database, chunks, sources_of
+from bot.ledger.schema import (
+    PENDING,
+    QUARANTINED,
+    deliveries,
+    paper_from_row,
+    subscribers,
+)
 from bot.ledger.schema import papers as paper_table
 from bot.models import Pending
 
-__all__ = ["DeliveryStore", "unassigned", "row_ids"]
+__all__ = ["Deliveries", "queue_deliveries", "unassigned", "row_ids"]
 
 
-class DeliveryStore(StoreBase):
-    """Deliveries owed: read, counted, finished by paper, quarantined."""
+class Deliveries:
+    """Deliveries owed: read for composing, listed by subscriber, quarantined."""
+
+    def __init__(self, database: Database):
+        self._db = database
 
     def pending(
         self, email: str, limit: int | None = None, outbox_id: int | None = None
@@ -43,9 +53,9 @@ class DeliveryStore(StoreBase):
         )
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query).all()
-            by_id = self._sources_of(conn, [r.id for r in rows])
+            by_id = sources_of(conn, [r.id for r in rows])
         return [
             Pending(
                 email=email.lower(),
@@ -56,14 +66,6 @@ class DeliveryStore(StoreBase):
             for r in rows
         ]
 
-    def pending_count(self, email: str) -> int:
-        """How many deliveries the subscriber has pending (in an unsent email or not yet)."""
-        query = select(func.count()).where(
-            deliveries.c.email == email.lower(), deliveries.c.state == PENDING
-        )
-        with self._read() as conn:
-            return conn.scalar(query) or 0
-
     def emails_with_pending(self) -> list[str]:
         """Every email with at least one pending delivery not yet in an email, sorted."""
         query = (
@@ -71,7 +73,7 @@ class DeliveryStore(StoreBase):
             .where(deliveries.c.state == PENDING, deliveries.c.outbox_id.is_(None))
             .distinct()
         )
-        with self._read() as conn:
+        with self._db.read() as conn:
             return sorted(conn.scalars(query))
 
     def oldest_unassigned(self) -> dict[str, datetime]:
@@ -81,31 +83,8 @@ class DeliveryStore(StoreBase):
             .where(deliveries.c.state == PENDING, deliveries.c.outbox_id.is_(None))
             .group_by(deliveries.c.email)
         )
-        with self._read() as conn:
+        with self._db.read() as conn:
             return {row.email: row.oldest for row in conn.execute(query)}
-
-    def mark_sent(
-        self, email: str, paper_ids: Sequence[str], message_id: str, now: datetime
-    ) -> None:
-        """Flip the pending deliveries of these papers (canonical ids) to sent, atomically."""
-        self._finish(email, paper_ids, now, state=SENT, message_id=message_id)
-
-    def mark_failed(self, email: str, paper_ids: Sequence[str], error: str, now: datetime) -> None:
-        """Flip the pending deliveries of these papers to failed with the server's reply."""
-        self._finish(email, paper_ids, now, state=FAILED, error=error)
-
-    def _finish(self, email: str, paper_ids: Sequence[str], now: datetime, **values: Any) -> None:
-        with self._write() as conn:
-            for chunk in chunks(list(dict.fromkeys(paper_ids))):
-                conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.email == email.lower(),
-                        deliveries.c.state == PENDING,
-                        deliveries.c.paper_id.in_(row_ids(chunk)),
-                    )
-                    .values(sent_at=now, **values)
-                )
 
     def note_render_failure(
         self, email: str, paper_ids: Sequence[str], error: str, now: datetime, limit: int = 3
@@ -116,7 +95,7 @@ class DeliveryStore(StoreBase):
         the subscriber's other papers, nor be retried forever).
         """
         quarantined: list[str] = []
-        with self._write() as conn:
+        with self._db.write() as conn:
             for chunk in chunks(list(dict.fromkeys(paper_ids))):
                 where = (*unassigned(email), deliveries.c.paper_id.in_(row_ids(chunk)))
                 conn.execute(
@@ -136,6 +115,47 @@ class DeliveryStore(StoreBase):
                         select(paper_table.c.canonical).where(paper_table.c.id.in_(rows))
                     )
         return sorted(quarantined)
+
+
+def queue_deliveries(
+    conn: Connection,
+    triples: list[tuple[str, str, tuple[str, ...]]],
+    ids: dict[str, int],
+    now: datetime,
+) -> None:
+    """A pending delivery per (email, canonical id, queries) whose subscriber was first seen at or
+    before `now`, in `Papers.record`'s transaction: a paper and its deliveries commit together.
+    `ids`: canonical id -> row id of the papers new in it."""
+    emails = sorted({email.lower() for email, _, _ in triples})
+    eligible: set[str] = set()
+    for chunk in chunks(emails):
+        eligible.update(
+            conn.scalars(
+                select(subscribers.c.email).where(
+                    subscribers.c.email.in_(chunk), subscribers.c.first_seen <= now
+                )
+            )
+        )
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for email, paper_id, queries in triples:
+        if paper_id not in ids:
+            raise ValueError(
+                f"queue returned paper {paper_id!r}, which is not new in this record()"
+            )
+        email = email.lower()
+        if email in eligible:
+            rows.setdefault(
+                (email, ids[paper_id]),
+                {
+                    "email": email,
+                    "paper_id": ids[paper_id],
+                    "state": PENDING,
+                    "queries": json.dumps(list(queries), ensure_ascii=False),
+                    "queued_at": now,
+                },
+            )
+    if rows:
+        conn.execute(insert_if_absent(conn, deliveries), list(rows.values()))
 
 
 def unassigned(email: str) -> tuple[Any, ...]:

@@ -15,8 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bot.errors import ConfigError, StoreError
-from bot.ledger.base import reason
 from bot.ledger.db import parse_database, try_daemon_lock
+from bot.ledger.handle import reason
 
 __all__ = ["DaemonLock", "Leadership", "daemon_lock", "lock_path"]
 

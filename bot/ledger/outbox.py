@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from bot.ledger.base import chunks
-from bot.ledger.claims import OutboxEmail, claim, claimable, finish, new_owner
+from bot.ledger.claims import OutboxEmail, claim, finish, new_owner
 from bot.ledger.db import insert_if_absent
-from bot.ledger.deliveries import DeliveryStore, row_ids, unassigned
+from bot.ledger.deliveries import row_ids, unassigned
+from bot.ledger.handle import Database, chunks
 from bot.ledger.schema import (
     FAILED,
     PENDING,
-    QUARANTINED,
     SENDING,
     SENT,
     deliveries,
@@ -30,35 +28,25 @@ from bot.ledger.schema import (
     outbox_data,
 )
 
-__all__ = ["OutboxStore", "OutboxEmail", "new_owner"]  # the last two from outbox_claims
+__all__ = ["Outbox", "OutboxEmail", "new_owner"]  # the last two from claims
 
 
-class OutboxStore(DeliveryStore):
-    """Outbox rows (and, inherited, deliveries); see the module docstring for the state machine."""
+class Outbox:
+    """Outbox rows and the claims on them; see the module docstring for the state machine."""
 
-    # --- outbox rows ----------------------------------------------------------------------------
+    def __init__(self, database: Database):
+        self._db = database
 
     def has_digest(self, email: str, period: str) -> bool:
         """True when an email for (email, period) is in the outbox, whatever its state."""
         query = select(outbox.c.id).where(
             outbox.c.email == email.lower(), outbox.c.period == period
         )
-        with self._read() as conn:
+        with self._db.read() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
-    def last_period(self, email: str) -> str | None:
-        """The period of the subscriber's latest email that has one (any state), or None."""
-        query = (
-            select(outbox.c.period)
-            .where(outbox.c.email == email.lower(), outbox.c.period.is_not(None))
-            .order_by(outbox.c.id.desc())
-            .limit(1)
-        )
-        with self._read() as conn:
-            return conn.scalar(query)
-
     def last_periods(self) -> dict[str, str]:
-        """Each subscriber's `last_period`, for everyone at once (one query, not one each)."""
+        """email -> the period of its latest email that has one (any state)."""
         latest = (
             select(func.max(outbox.c.id))
             .where(outbox.c.period.is_not(None))
@@ -66,13 +54,13 @@ class OutboxStore(DeliveryStore):
             .scalar_subquery()
         )
         query = select(outbox.c.email, outbox.c.period).where(outbox.c.id.in_(latest))
-        with self._read() as conn:
+        with self._db.read() as conn:
             return {row.email: row.period for row in conn.execute(query)}
 
     def open_emails(self) -> set[str]:
         """Subscribers with an email not yet finished (pending or sending)."""
         query = select(outbox.c.email).where(outbox.c.state.in_((PENDING, SENDING))).distinct()
-        with self._read() as conn:
+        with self._db.read() as conn:
             return set(conn.scalars(query))
 
     def add_email(
@@ -89,7 +77,7 @@ class OutboxStore(DeliveryStore):
         Returns the row id, or None (nothing written) when (email, period) already has an email or
         any of the deliveries is no longer pending outside an email (the caller composes again).
         """
-        with self._write() as conn:
+        with self._db.write() as conn:
             row_id = _insert_email(conn, email.lower(), paper_ids, message_id, data, now, period)
             if row_id is None:
                 conn.rollback()
@@ -105,7 +93,7 @@ class OutboxStore(DeliveryStore):
         its age (`created_at`, for the expiry of deferred emails). The refused email is deleted:
         it never went out. False (nothing changed) when the row is no longer `owner`'s.
         """
-        with self._write() as conn:
+        with self._db.write() as conn:
             row = conn.execute(
                 select(outbox).where(
                     outbox.c.id == row_id, outbox.c.state == SENDING, outbox.c.claimed_by == owner
@@ -128,18 +116,6 @@ class OutboxStore(DeliveryStore):
                     return False
         return True
 
-    def due_emails(
-        self, owner: str, now: datetime, emails: Iterable[str] | None = None
-    ) -> list[int]:
-        """Ids of the rows `claim_due` would take now, oldest first; only for `emails` if given."""
-        with self._read() as conn:
-            query = select(outbox.c.id, outbox.c.email).where(claimable(conn, owner, now))
-            rows = conn.execute(query.order_by(outbox.c.id)).all()
-        if emails is None:
-            return [r.id for r in rows]
-        wanted = {e.lower() for e in emails}
-        return [r.id for r in rows if r.email in wanted]
-
     def claim_due(
         self,
         owner: str,
@@ -150,15 +126,15 @@ class OutboxStore(DeliveryStore):
     ) -> list[OutboxEmail]:
         """Take up to `limit` due rows, oldest first: -> sending for `owner` until now+lease.
 
-        One commit. Only rows of `emails`, if given. See outbox_claims.claim.
+        One commit. Only rows of `emails`, if given. See claims.claim.
         """
         wanted = None if emails is None else {e.lower() for e in emails}
-        with self._write() as conn:
+        with self._db.write() as conn:
             return claim(conn, owner, now, lease, limit, wanted)
 
     def renew(self, row_id: int, owner: str, until: datetime) -> bool:
         """Extend `owner`'s lease on a claimed row; False when the row is no longer its own."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             return (
                 conn.execute(
                     update(outbox)
@@ -174,7 +150,7 @@ class OutboxStore(DeliveryStore):
 
     def release(self, row_ids: Sequence[int], owner: str) -> None:
         """Give back claimed rows that were never tried (the run stopped): pending, as before."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             for chunk in chunks(list(row_ids)):
                 conn.execute(
                     update(outbox)
@@ -193,20 +169,20 @@ class OutboxStore(DeliveryStore):
 
     def emails_sent(self, row_ids: Sequence[int], now: datetime) -> None:
         """The server accepted these emails: they and their deliveries become sent, one commit."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             for chunk in chunks(list(row_ids)):
                 finish(conn, chunk, SENT, now)
 
     def email_failed(self, row_id: int, reply: str, now: datetime) -> None:
         """Refused for good: the email and its deliveries become failed with the server's reply."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             finish(conn, [row_id], FAILED, now, reply)
 
     def email_deferred(
         self, row_id: int, owner: str, error: str, next_attempt: datetime | None
     ) -> None:
         """Not sent this time: back to pending, not before `next_attempt` (None: at once)."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 update(outbox)
                 .where(
@@ -224,7 +200,7 @@ class OutboxStore(DeliveryStore):
     def next_attempt(self, emails: Iterable[str] | None = None) -> datetime | None:
         """The earliest time a pending email (of `emails`, if given) may be tried again."""
         query = select(outbox.c.email, outbox.c.next_attempt).where(outbox.c.state == PENDING)
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query).all()
         wanted = None if emails is None else {e.lower() for e in emails}
         times = [
@@ -233,38 +209,6 @@ class OutboxStore(DeliveryStore):
             if r.next_attempt is not None and (wanted is None or r.email in wanted)
         ]
         return min(times, default=None)
-
-    def outbox_email(self, row_id: int) -> dict[str, Any]:
-        """One outbox row as a dict (state, attempts, error, next_attempt, …); for tests/status."""
-        query = select(outbox, outbox_data.c.data).join(
-            outbox_data, outbox_data.c.outbox_id == outbox.c.id
-        )
-        with self._read() as conn:
-            row = conn.execute(query.where(outbox.c.id == row_id)).one()
-        return dict(row._mapping)
-
-    def _mail_status(
-        self, conn: Connection
-    ) -> tuple[dict[str, dict[str, int]], dict[str, tuple[datetime | None, str]]]:
-        """Emails per subscriber and state, and each subscriber's latest error (when, text)."""
-        counts: dict[str, dict[str, int]] = {}
-        tally = select(outbox.c.email, outbox.c.state, func.count()).group_by(
-            outbox.c.email, outbox.c.state
-        )
-        for email, state, n in conn.execute(tally):
-            counts.setdefault(email, {})[state] = n
-        errors: dict[str, tuple[datetime | None, str]] = {}
-        failing = select(
-            outbox.c.email, func.coalesce(outbox.c.finished_at, outbox.c.created_at), outbox.c.error
-        ).where(outbox.c.error.is_not(None), outbox.c.state.in_((PENDING, SENDING, FAILED)))
-        poison = select(deliveries.c.email, deliveries.c.sent_at, deliveries.c.error).where(
-            deliveries.c.state == QUARANTINED
-        )
-        for email, when, error in [*conn.execute(failing), *conn.execute(poison)]:
-            old = errors.get(email)
-            if old is None or (when and (old[0] is None or when >= old[0])):
-                errors[email] = (when, error)
-        return counts, errors
 
 
 def _insert_email(

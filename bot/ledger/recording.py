@@ -1,6 +1,6 @@
 """Recording papers in the ledger: which records are papers it already holds, and which are new.
 
-Used by `Store.record` inside its one transaction. A record is a known paper by
+Used by `Papers.record` inside its one transaction. A record is a known paper by
 `identity.same_paper` against the keys the ledger holds for it (SPEC section 4, v2).
 """
 
@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 
 from bot import identity
-from bot.ledger.base import chunks
 from bot.ledger.db import insert_if_absent
+from bot.ledger.handle import chunks
 from bot.ledger.schema import paper_from_row, paper_keys, paper_row, paper_sources
 from bot.ledger.schema import papers as paper_table
 from bot.models import Paper

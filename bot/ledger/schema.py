@@ -1,4 +1,4 @@
-"""The ledger's layout, used by the store modules only (opening it: `engine`).
+"""The ledger's layout, used by the ledger modules only (opening it: `db`).
 
 Tables (SQLAlchemy Core) the same on SQLite and PostgreSQL; every datetime column is
 `UTCDateTime`: aware UTC in, aware UTC out. Also Paper <-> row.

@@ -50,13 +50,15 @@ def ranked(pending: Sequence[Pending]) -> list[Pending]:
 
 
 def compose_for(
-    settings: Settings, store, subscriber: Subscriber, renderer: Renderer, now: datetime
+    settings: Settings, deliveries, subscriber: Subscriber, renderer: Renderer, now: datetime
 ) -> Composed | None:
     """The subscriber's next digest: what `compose` makes of its pending deliveries; or None.
 
-    Reads the store, changes nothing (`bot preview`).
+    Reads the ledger's `deliveries`, changes nothing (`bot preview`).
     """
-    return compose(settings, subscriber, ranked(store.pending(subscriber.email)), renderer, now)
+    return compose(
+        settings, subscriber, ranked(deliveries.pending(subscriber.email)), renderer, now
+    )
 
 
 def compose(

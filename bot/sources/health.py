@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.ledger.store import SourceState
+from bot.ledger import SourceState
 from bot.sources.fetch import MAX_RETRY_AFTER
 
 __all__ = ["FAILING_ALERT_AFTER", "failure_alert", "empty_alert", "retry_wait"]

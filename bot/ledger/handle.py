@@ -1,33 +1,41 @@
-"""The ledger's connection handling, shared by `store` (papers, sources) and `outbox_store` (mail).
+"""The ledger's database handle: the engine and its transactions, shared by the ledger's parts
+(`Papers`, `Deliveries`, `Outbox`), each of which owns its tables.
 
 Every write is one transaction (SQLite BEGIN IMMEDIATE); a database outage becomes one StoreError.
+SQLAlchemy's engine (and its pool) is thread-safe, a connection is not: each transaction here takes
+its own connection from the pool, so the parts may be called from worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DatabaseError, SQLAlchemyError
+from sqlalchemy.pool import SingletonThreadPool
 
 from bot.errors import StoreError
 from bot.ledger.db import open_engine, parse_database, transaction
 from bot.ledger.schema import paper_sources
 
-__all__ = ["StoreBase", "chunks", "reason"]
+__all__ = ["Database", "OffLoop", "chunks", "reason", "sources_of"]
+
+T = TypeVar("T")
 
 _CHUNK = 500  # bound parameters per IN (...): far below SQLite's limit
 
 
-class StoreBase:
+class Database:
     """A connection pool to the ledger; use `open(url)`, close when done (or `with`)."""
 
     def __init__(self, engine: Engine, shown_url: str):
         self._engine = engine
-        self._shown = shown_url
+        self.shown = shown_url  # the URL with its password hidden
 
     @classmethod
     def open(cls, url: str, *, read_only: bool = False) -> Self:
@@ -45,6 +53,21 @@ class StoreBase:
         except (OSError, SQLAlchemyError) as exc:
             raise StoreError(f"cannot open database {shown}: {reason(exc)}{_hint(exc)}") from exc
 
+    @contextmanager
+    def worker(self) -> Iterator[OffLoop]:
+        """Run ledger calls off the event loop, on one thread of their own, while in the block.
+
+        For async code (the sender): a slow commit then stalls no coroutine. One thread keeps the
+        calls in the order given and never has two of them wait on SQLite's write lock together.
+        On leaving, a call still running (its caller was cancelled) finishes first. A SQLite
+        `:memory:` database is one connection per thread (SingletonThreadPool): calls run inline.
+        """
+        if isinstance(self._engine.pool, SingletonThreadPool):
+            yield OffLoop(None)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger") as pool:
+            yield OffLoop(pool)
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
@@ -56,13 +79,13 @@ class StoreBase:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
         with self._guard(), transaction(self._engine, immediate=True) as conn:
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[Connection]:
         """A read transaction: one consistent snapshot; on WAL SQLite it never blocks a writer."""
         with self._guard(), transaction(self._engine, immediate=False) as conn:
             yield conn
@@ -73,20 +96,33 @@ class StoreBase:
         try:
             yield
         except DatabaseError as exc:  # OperationalError, and a damaged file's DatabaseError
-            raise StoreError(f"database {self._shown} failed: {reason(exc)}{_hint(exc)}") from exc
+            raise StoreError(f"database {self.shown} failed: {reason(exc)}{_hint(exc)}") from exc
 
-    def _sources_of(self, conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
-        """Row id -> source names, in the order the paper was seen in them."""
-        found: dict[int, list[str]] = {}
-        for chunk in chunks(ids):
-            query = (
-                select(paper_sources.c.paper_id, paper_sources.c.source)
-                .where(paper_sources.c.paper_id.in_(chunk))
-                .order_by(paper_sources.c.first_seen, paper_sources.c.source)
-            )
-            for paper_id, source in conn.execute(query):
-                found.setdefault(paper_id, []).append(source)
-        return {k: tuple(v) for k, v in found.items()}
+
+class OffLoop:
+    """`await run(fn, *args)`: fn(*args) on the ledger's thread (inline without one)."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None):
+        self._pool = pool
+
+    async def __call__(self, fn: Callable[..., T], /, *args: Any) -> T:
+        if self._pool is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+
+def sources_of(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Paper row id -> source names, in the order the paper was seen in them."""
+    found: dict[int, list[str]] = {}
+    for chunk in chunks(ids):
+        query = (
+            select(paper_sources.c.paper_id, paper_sources.c.source)
+            .where(paper_sources.c.paper_id.in_(chunk))
+            .order_by(paper_sources.c.first_seen, paper_sources.c.source)
+        )
+        for paper_id, source in conn.execute(query):
+            found.setdefault(paper_id, []).append(source)
+    return {k: tuple(v) for k, v in found.items()}
 
 
 def chunks(items: list[Any]) -> Iterator[list[Any]]:

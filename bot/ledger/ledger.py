@@ -1,0 +1,48 @@
+"""The ledger, composed: one database handle shared by parts that each own their tables.
+
+`Ledger.open(url)` gives `papers` (papers, identity keys, sources' poll state, subscribers' first
+sighting), `deliveries` (papers owed to subscribers), `outbox` (rendered emails and the claims on
+them) and `status()`; each piece of code is handed only the part it uses (the poll gets `papers`,
+the sender `deliveries` and `outbox`). The daemon's leadership lock is `bot.ledger.lock`.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from bot.ledger.deliveries import Deliveries
+from bot.ledger.handle import Database
+from bot.ledger.outbox import Outbox
+from bot.ledger.papers import Papers
+from bot.ledger.status import Status, read_status
+
+__all__ = ["Ledger"]
+
+
+class Ledger:
+    """The ledger's parts on one database; close when done (or `with`)."""
+
+    def __init__(self, database: Database):
+        self.database = database
+        self.papers = Papers(database)
+        self.deliveries = Deliveries(database)
+        self.outbox = Outbox(database)
+
+    @classmethod
+    def open(cls, url: str, *, read_only: bool = False) -> Self:
+        """Connect and create missing tables; see `Database.open` (ConfigError, StoreError)."""
+        return cls(Database.open(url, read_only=read_only))
+
+    def status(self) -> Status:
+        """What `bot status` shows, read in one snapshot."""
+        return read_status(self.database)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.database.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
