@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import QueryError
-from bot.query.syntax import And, Not, Or, Phrase, Query, Value, Word, explain, parse_query
+from bot.models import Paper
+from bot.query.explain import explain
+from bot.query.matcher import Matcher, matches
+from bot.query.syntax import parse_query
+from bot.query.tree import And, Not, Or, Phrase, Query, Value, Word
 
 W = Word
 
@@ -261,6 +267,42 @@ def test_explain_names_prefixes_authors_and_names():
 def test_explain_raises_like_parse_query():
     with pytest.raises(QueryError, match=r"column 6: expected a word, a phrase or '\(' after AND"):
         explain("x AND")
+
+
+# (query, the spellings `bot explain` must list, spellings of the same words it must not)
+SPELLED = [
+    ("fine-tuning", ["fine tuning", "finetuning"], ["tuning fine", "fine", "fine tun ing"]),
+    (
+        "state-of-the-art",
+        ["state of the art", "stateoftheart"],
+        ["stateof the art", "state ofthe art", "state art"],
+    ),
+    ("gpt-3.5", ["gpt 3 5", "gpt3 5"], ["gpt35", "gpt 35", "gpt"]),
+    ("title:multi-modal*", ["multi modal*", "multimodal*"], ["multi", "modal multi"]),
+]
+
+
+@pytest.mark.parametrize(("query", "listed", "others"), SPELLED)
+def test_explain_lists_exactly_the_spellings_the_matcher_matches(query, listed, others):
+    line = explain(query).splitlines()[-1]
+    shown = re.findall(r'"([^"]+)"', line.split(", written ", 1)[1])
+    assert shown == listed
+    titles = [form.rstrip("*") for form in shown + others]
+    batch = [Paper(title=title, id=f"t{i}") for i, title in enumerate(titles)]
+    found = Matcher({"me": [query]}).match(batch)
+    assert [paper.title for paper in batch if paper.id in found] == titles[: len(listed)]
+    assert [paper.title for paper in batch if matches(query, paper)] == titles[: len(listed)]
+
+
+def test_explain_lists_a_phrase_joined_as_the_matcher_matches_it():
+    phrase = '"self-supervised pre-training"'
+    assert explain(phrase).endswith('; also written "selfsupervised pretraining")')
+    titles = ["self supervised pre training", "selfsupervised pretraining"]
+    mixed = ["selfsupervised pre training", "self supervised pretraining"]
+    for title in titles:
+        assert matches(phrase, Paper(title=title))
+    for title in mixed:  # each spelling is one whole alternative, not a mix
+        assert not matches(phrase, Paper(title=title))
 
 
 def test_queries_are_immutable_values():

@@ -282,7 +282,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from bot.query.syntax import explain
+    from bot.query.explain import explain
 
     print(explain(args.query))
     return EXIT_OK

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.query.syntax import And, Not, Or, Phrase, Query, Value, Word
+from bot.query.tree import PLAIN_FIELDS, VALUE_FIELDS, And, Not, Or, Phrase, Query, Value, Word
 from bot.query.words import Document, Join, TextField, word_key
 
 __all__ = [
@@ -38,7 +38,6 @@ Program = int | tuple
 # Element operations: a token's key equals, its folded word equals, its folded word starts with;
 # a folded category or source name equals, starts with.
 KEY_EQ, WORD_EQ, WORD_PREFIX, NAME_EQ, NAME_PREFIX = "k", "w", "p", "v", "vp"
-_TEXT = ("title", "abstract")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +111,7 @@ def _phrase_term(node: Phrase) -> Term:
 
 
 def _fields(field: str | None) -> tuple[str, ...]:
-    return _TEXT if field is None else (field,)
+    return PLAIN_FIELDS if field is None else (field,)
 
 
 def compile_query(query: Query, terms: dict[Term, int]) -> Program:
@@ -199,17 +198,11 @@ def sequence_runs(
             yield token[2], end[3]
 
 
-def _field(document: Document, field: str) -> TextField:
-    return {"title": document.title, "abstract": document.abstract, "author": document.authors}[
-        field
-    ]
-
-
 def term_spans(term: Term, document: Document, field: str) -> list[tuple[int, int]]:
     """Character spans where `term` occurs in the title or abstract (`field`) of `document`."""
-    if field not in term.fields or field not in ("title", "abstract"):
+    if field not in term.fields or field not in PLAIN_FIELDS:
         return []
-    text = _field(document, field)
+    text = document.text_field(field)
     runs = [run for seq in term.alternatives for run in sequence_runs(seq, text)]
     if not runs:
         return []
@@ -220,7 +213,7 @@ def term_spans(term: Term, document: Document, field: str) -> list[tuple[int, in
 def term_holds(term: Term, document: Document) -> bool:
     """Whether `term` occurs in `document`: the one-by-one reference, by scanning its words."""
     for field in term.fields:
-        if field in ("category", "source"):
+        if field in VALUE_FIELDS:
             names = document.categories if field == "category" else document.sources
             for ((operation, operand),) in term.alternatives:
                 if operation == NAME_EQ and operand in names:
@@ -228,7 +221,7 @@ def term_holds(term: Term, document: Document) -> bool:
                 if operation == NAME_PREFIX and any(n.startswith(operand) for n in names):
                     return True
         else:
-            text = _field(document, field)
+            text = document.text_field(field)
             for sequence in term.alternatives:
                 if next(sequence_runs(sequence, text), None) is not None:
                     return True

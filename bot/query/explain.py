@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.query.compile import join_hyphens, spellings, word_parts
-from bot.query.syntax import And, Not, Or, Phrase, Query, Value, Word
+from bot.query.compile import spellings, word_parts
+from bot.query.syntax import parse_query
+from bot.query.tree import And, Not, Or, Phrase, Query, Value, Word
 from bot.query.words import word_key
 
-__all__ = ["describe"]
+__all__ = ["explain", "describe"]
 
 _WHERE = {
     None: "in the title or abstract",
@@ -14,6 +15,11 @@ _WHERE = {
     "abstract": "in the abstract",
     "author": "in an author's name",
 }
+
+
+def explain(text: str) -> str:
+    """How `text` is read, in plain words, one line per part; raises QueryError like parse_query."""
+    return describe(text, parse_query(text))
 
 
 def describe(text: str, query: Query) -> str:
@@ -77,12 +83,6 @@ def _leaf(node: Query) -> str:
 
 
 def _also_joined(words: tuple[str, ...]) -> str:
-    parts: list[str] = []
-    joined: list[str] = []
-    for word in words:
-        p, h = word_parts(word)
-        parts.extend(p)
-        joined.extend(join_hyphens(p, h))
-    if joined == parts:
-        return ""
-    return f'; also written "{" ".join(joined)}"'
+    """The phrase's other spelling, from the compiler's own `spellings` (hyphens joined)."""
+    forms = spellings(words)
+    return f'; also written "{" ".join(forms[-1])}"' if len(forms) > 1 else ""

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.query.lexer import VALUE_FIELDS
-from bot.query.syntax import And, Not, Or, Query, Value
+from bot.query.tree import VALUE_FIELDS, And, Not, Or, Query, Value
 from bot.query.words import fold
 
 __all__ = ["field_values", "names_matching"]

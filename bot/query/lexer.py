@@ -6,12 +6,10 @@ import difflib
 import re
 
 from bot.errors import QueryError
+from bot.query.tree import FIELDS
 
-__all__ = ["FIELDS", "TEXT_FIELDS", "VALUE_FIELDS", "TERM", "LexToken", "lex"]
+__all__ = ["TERM", "LexToken", "lex"]
 
-TEXT_FIELDS = ("title", "abstract", "author")
-VALUE_FIELDS = ("category", "source")
-FIELDS = TEXT_FIELDS + VALUE_FIELDS
 TERM = "a word, a phrase or '('"  # what an operator, a field or '(' must be followed by
 _FIELD_NAME = re.compile(r"([A-Za-z]+):")
 _BARE = re.compile(r'[^\s()"]*')

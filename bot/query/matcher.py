@@ -31,13 +31,11 @@ from bot.query.compile import (
     term_holds,
     term_spans,
 )
-from bot.query.syntax import Query, parse_query
+from bot.query.syntax import parse_query
+from bot.query.tree import FIELDS, TEXT_FIELDS, Query
 from bot.query.words import Document, tokenize_paper
 
 __all__ = ["Matcher", "Highlights", "matches", "highlight", "rank_key"]
-
-_TEXT_FIELDS = ("title", "abstract", "author")
-_FIELDS = _TEXT_FIELDS + ("category", "source")
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -62,8 +60,8 @@ class _BatchIndex:
         self.documents = documents
         self.full = (1 << len(documents)) - 1
         # field -> word (or name) -> mask of the papers having it there
-        self.postings: dict[str, dict[str, int]] = {f: {} for f in _FIELDS}
-        title, abstract, author = (self.postings[f] for f in _TEXT_FIELDS)
+        self.postings: dict[str, dict[str, int]] = {f: {} for f in FIELDS}
+        title, abstract, author = (self.postings[f] for f in TEXT_FIELDS)
         category, source = self.postings["category"], self.postings["source"]
         for i, doc in enumerate(documents):
             bit = 1 << i
@@ -115,7 +113,7 @@ class _BatchIndex:
         """
         postings: dict[str, int] = {}
         for i, doc in enumerate(self.documents):
-            text = {"title": doc.title, "abstract": doc.abstract, "author": doc.authors}[field]
+            text = doc.text_field(field)
             bit = 1 << i
             for key in set(text.keys).union([j[1] for j in text.joins]):
                 postings[key] = postings.get(key, 0) | bit
@@ -141,8 +139,7 @@ class _BatchIndex:
         return mask
 
     def _sequence_in(self, sequence: tuple, i: int, field: str) -> bool:
-        doc = self.documents[i]
-        text = {"title": doc.title, "abstract": doc.abstract, "author": doc.authors}[field]
+        text = self.documents[i].text_field(field)
         operation, operand = sequence[0]
         firsts = None
         if operation in (WORD_EQ, KEY_EQ):  # list.index finds the few starts at C speed

@@ -18,25 +18,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.errors import QueryError
-from bot.query.lexer import FIELDS, TERM, TEXT_FIELDS, VALUE_FIELDS, LexToken, lex
-from bot.query.tree import And, Not, Or, Phrase, Query, Value, Word
+from bot.query.lexer import TERM, LexToken, lex
+from bot.query.tree import PLAIN_FIELDS, VALUE_FIELDS, And, Not, Or, Phrase, Query, Value, Word
 from bot.query.words import acronyms_singular, fold, split_words
 
-__all__ = [
-    "FIELDS",
-    "TEXT_FIELDS",
-    "VALUE_FIELDS",
-    "Query",
-    "Word",
-    "Phrase",
-    "Value",
-    "Not",
-    "And",
-    "Or",
-    "parse_query",
-    "explain",
-    "MAX_DEPTH",
-]
+__all__ = ["parse_query", "MAX_DEPTH"]
 
 MAX_DEPTH = 50  # parentheses and NOTs inside each other; a person writes a handful
 _OPERATOR_WORDS = ("and", "or", "not")
@@ -196,7 +182,7 @@ class _Parser:
                 f"operators are upper case: did you mean {body.upper()}?"
                 f' (to search for the word, write it in quotes: "{body}")',
             )
-        if not prefix and field in (None, "title", "abstract"):  # not names: no plurals
+        if not prefix and field in (None, *PLAIN_FIELDS):  # not names: no plurals
             body = acronyms_singular(body)
         if field in VALUE_FIELDS:
             value = fold(body)
@@ -260,10 +246,3 @@ def parse_query(text: str) -> Query:
     operator, a query without a positive term, a `*` in a phrase or nesting past MAX_DEPTH.
     """
     return _Parser(text).parse()
-
-
-def explain(text: str) -> str:
-    """How `text` is read, in plain words, one line per part; raises QueryError like parse_query."""
-    from bot.query.explain import describe  # it needs the compiler, which needs this module
-
-    return describe(text, parse_query(text))

@@ -5,7 +5,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Query", "Word", "Phrase", "Value", "Not", "And", "Or"]
+__all__ = [
+    "PLAIN_FIELDS",
+    "TEXT_FIELDS",
+    "VALUE_FIELDS",
+    "FIELDS",
+    "Query",
+    "Word",
+    "Phrase",
+    "Value",
+    "Not",
+    "And",
+    "Or",
+]
+
+# The fields of SPEC section 5, written once for the lexer, the parser, the compiler and the
+# matcher. A word or phrase without a field looks in PLAIN_FIELDS; TEXT_FIELDS hold words (a
+# Word or Phrase); VALUE_FIELDS hold whole names (a Value).
+PLAIN_FIELDS = ("title", "abstract")
+TEXT_FIELDS = (*PLAIN_FIELDS, "author")
+VALUE_FIELDS = ("category", "source")
+FIELDS = TEXT_FIELDS + VALUE_FIELDS
 
 _BARE_VALUE = re.compile(r'[^\s()"*-][^\s()"*]*')
 

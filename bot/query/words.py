@@ -218,6 +218,10 @@ class Document:
     categories: frozenset[str]
     sources: frozenset[str]
 
+    def text_field(self, field: str) -> TextField:
+        """The words of query field `field`: "title", "abstract" or "author"."""
+        return {"title": self.title, "abstract": self.abstract, "author": self.authors}[field]
+
 
 def _tokenize_names(names: tuple[str, ...]) -> TextField:
     """All names in one field; an empty word between two keeps a phrase inside one name."""
