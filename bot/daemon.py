@@ -24,7 +24,7 @@ from bot.ledger import Ledger
 from bot.mail.periods import Period, due_period
 from bot.mail.render import Renderer
 from bot.mail.send import RetryPolicy, send
-from bot.mail.transports import make_transports
+from bot.mail.transports import open_transports
 from bot.models import Settings, Source
 from bot.poll import compile_matcher, poll
 from bot.settings.load import parse_settings, read_settings_file
@@ -241,8 +241,7 @@ class Daemon:
         if not due or self.stopping.is_set():
             return
         async with self._sending:
-            transports = make_transports(self.settings.mail, self.environ)
-            try:
+            async with open_transports(self.settings.mail, self.environ) as transports:
                 report = await send(
                     self.settings,
                     self.ledger,
@@ -255,8 +254,6 @@ class Daemon:
                     stop=self.stopping,
                     compose=compose,
                 )
-            finally:
-                await asyncio.gather(*(t.close() for t in transports))
         if report.stopped:
             log.error("sending=stopped reason=%r", report.stopped)
 

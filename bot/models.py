@@ -6,7 +6,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-__all__ = ["Paper", "Source", "Subscriber", "MailSettings", "Settings", "Pending"]
+__all__ = [
+    "Paper",
+    "Source",
+    "Subscriber",
+    "MailSettings",
+    "Settings",
+    "Pending",
+    "SourceState",
+    "SOURCE_TYPES",
+    "CADENCES",
+    "WEEKDAYS",
+]
+
+# The values a Source's `type` and a Subscriber's `cadence` and `day` take (SPEC sections 2-3),
+# written once for the settings loader, the parsers, the calendar and the CLI.
+SOURCE_TYPES = ("feed", "hf-daily", "page")
+CADENCES = ("instant", "daily", "weekly")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +55,7 @@ class Source:
     """A listing to poll (SPEC section 3)."""
 
     name: str
-    type: str  # "feed" | "hf-daily" | "page"
+    type: str  # one of SOURCE_TYPES
     url: str
     every: timedelta = timedelta(hours=1)
     include_revisions: bool = False
@@ -51,9 +68,9 @@ class Subscriber:
     email: str
     name: str = ""
     keywords: tuple[str, ...] = ()
-    cadence: str = "daily"  # "instant" | "daily" | "weekly"
+    cadence: str = "daily"  # one of CADENCES
     send_at: time = time(8, 0)
-    day: str = "mon"  # for weekly: mon … sun
+    day: str = "mon"  # for weekly: one of WEEKDAYS
     timezone: str = "UTC"
     sources: tuple[str, ...] | None = None
 
@@ -97,3 +114,17 @@ class Pending:
     paper: Paper
     queries: tuple[str, ...]
     queued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the ledger remembers about polling one source (source health decides from it)."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    last_count: int = 0

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.mail.mime import build_message, message_id, one_line, sender_domain
+from bot.mail.mime import build_message, message_id, sender_domain
+from bot.text import one_line
 
 HEADERS = {
     "From",

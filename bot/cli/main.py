@@ -16,7 +16,7 @@ from bot import __version__
 from bot.cli.args import date, positive, protect_queries
 from bot.cli.subscribers import add_subscriber_commands
 from bot.errors import BotError, ConfigError
-from bot.mail.mime import one_line
+from bot.text import one_line
 
 __all__ = ["main"]
 
@@ -198,17 +198,14 @@ def _run_poll(settings, ledger, *, mark_seen: bool) -> int:
 def _run_send(settings, ledger) -> int:
     from bot.mail.render import Renderer
     from bot.mail.send import send
-    from bot.mail.transports import make_transports
+    from bot.mail.transports import open_transports
     from bot.shutdown import until_stopped
 
     renderer = Renderer(settings.templates)
-    transports = make_transports(settings.mail, os.environ)
 
     async def run(stop: asyncio.Event):
-        try:
+        async with open_transports(settings.mail, os.environ) as transports:
             return await send(settings, ledger, transports, renderer, _now(), stop=stop)
-        finally:
-            await asyncio.gather(*(t.close() for t in transports))
 
     # SIGTERM/SIGINT: the email in flight is finished and recorded, no other is started.
     report, stopped = asyncio.run(until_stopped(run))

@@ -9,8 +9,8 @@ from typing import Any
 
 from bot.ledger import DELIVERY_STATES, SourceState, Status
 from bot.links import scrub
-from bot.mail.mime import one_line
 from bot.models import Paper, Settings
+from bot.text import one_line
 
 __all__ = ["print_status", "paper_json"]
 

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from bot.models import CADENCES, WEEKDAYS
+
 __all__ = ["add_subscriber_commands"]
 
 
@@ -57,9 +59,9 @@ def add_subscriber_commands(command, common: argparse.ArgumentParser) -> None:
 
 def _person_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name")
-    parser.add_argument("--cadence", choices=["instant", "daily", "weekly"])
+    parser.add_argument("--cadence", choices=CADENCES)
     parser.add_argument("--send-at", metavar="HH:MM")
-    parser.add_argument("--day", choices=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    parser.add_argument("--day", choices=WEEKDAYS)
     parser.add_argument("--timezone", metavar="ZONE", help="e.g. Europe/Berlin")
     parser.add_argument(
         "--source",
@@ -71,14 +73,9 @@ def _person_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _person_fields(args: argparse.Namespace) -> dict:
-    return {
-        "name": args.name,
-        "cadence": args.cadence,
-        "send_at": args.send_at,
-        "day": args.day,
-        "timezone": args.timezone,
-        "sources": args.sources,
-    }
+    from bot.settings.tables import SUBSCRIBER_OPTIONS
+
+    return {key: getattr(args, key) for key in SUBSCRIBER_OPTIONS}
 
 
 def _config_file(args: argparse.Namespace) -> Path:

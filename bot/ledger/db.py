@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bot.database_url import is_sqlite_path
 from bot.errors import ConfigError
 from bot.ledger.migrations import migrate
 from bot.ledger.schema import metadata
@@ -98,7 +99,7 @@ def insert_if_absent(conn: Connection, table: Table) -> Any:
 def sqlite_file(url: URL) -> Path | None:
     """The file of a SQLite URL; None for memory, a file: URI, or another database."""
     name = url.database if url.get_backend_name() == "sqlite" else None
-    if not name or name == ":memory:" or name.startswith("file:"):
+    if not is_sqlite_path(name):
         return None
     return Path(name).absolute()
 
@@ -138,7 +139,7 @@ def _create_sqlite_file(database: str | None) -> None:
     RELIABILITY.md finding 12: under umask 022 SQLite creates 0644, and -wal/-shm take the
     database file's mode, so creating the file first protects all three. An existing file is kept.
     """
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not is_sqlite_path(database):
         return
     path = Path(database)
     try:

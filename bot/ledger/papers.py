@@ -10,7 +10,6 @@ the deliveries of the new papers in that same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,26 +21,12 @@ from bot.ledger.handle import Database, sources_of
 from bot.ledger.recording import record_papers
 from bot.ledger.schema import paper_from_row, sources, subscribers
 from bot.ledger.schema import papers as paper_table
-from bot.models import Paper
+from bot.models import Paper, SourceState
 
 __all__ = ["Papers", "SourceState", "QueueFn", "source_state"]
 
 # queue(new_papers) -> (email, paper.id, matched queries) for each delivery to write.
 QueueFn = Callable[[list[Paper]], Iterable[tuple[str, str, tuple[str, ...]]]]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """What the ledger remembers about polling one source."""
-
-    name: str
-    etag: str | None = None
-    last_modified: str | None = None
-    last_poll: datetime | None = None
-    last_success: datetime | None = None
-    last_error: str | None = None
-    consecutive_failures: int = 0
-    last_count: int = 0
 
 
 class Papers:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.utils import parseaddr
 from urllib.parse import quote
 
 from bot.links import paper_link
@@ -89,13 +88,14 @@ def compose(
         DigestItem(d.paper, d.queries, link=paper_link(d.paper, source_urls))
         for d in batch[settings.max_items :]
     )
+    sender = settings.mail.from_addr
     unsubscribe = _unsubscribe_url(
-        settings.mail.unsubscribe, subscriber.email, parseaddr(settings.mail.from_addr)[1]
+        settings.mail.unsubscribe, subscriber.email, message.sender_address(sender)
     )
     digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed)
     text, html = renderer.render(digest)
     paper_ids = [d.paper.id for d in batch]
-    domain = parseaddr(settings.mail.from_addr)[1].rpartition("@")[2] or "localhost"
+    domain = message.sender_domain(sender)
     message_id = message.message_id(subscriber.email, paper_ids, domain)
     data = message.build_message(
         from_addr=settings.mail.from_addr,

@@ -16,38 +16,22 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote, urlsplit
 
-__all__ = ["one_line", "sender_domain", "message_id", "build_message"]
+from bot.text import drop_controls, one_line
 
-# C0/C1 controls that are not whitespace, DEL, lone surrogates (cannot be encoded as UTF-8) and the
-# bidi overrides that can make a title read backwards (RELIABILITY 3.2, "Control characters").
-_CONTROLS = re.compile(
-    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-# `\s` on str covers \t \n \v \f \r, \x1c-\x1f, \x85, U+2028, U+2029 and the other Unicode spaces.
-_SPACES = re.compile(r"\s+")
+__all__ = ["sender_address", "sender_domain", "message_id", "build_message"]
 
 # Header values longer than this are cut: nobody reads them and folding stays cheap.
 _MAX_HEADER = 200
 
 
-def one_line(text: str, limit: int | None = None) -> str:
-    """`text` as one safe line: controls dropped, each whitespace run (CR/LF too) one space.
-
-    With `limit`, a longer result is cut at a word boundary and ends with "…" (<= `limit` chars).
-    """
-    line = _SPACES.sub(" ", _CONTROLS.sub("", text)).strip()
-    if limit is not None and len(line) > limit:
-        cut = line[: limit - 1]
-        if " " in cut and line[limit - 1] != " ":
-            cut = cut.rsplit(" ", 1)[0]
-        line = cut.rstrip(" ,;:") + "…"
-    return line
+def sender_address(from_addr: str) -> str:
+    """The address of a From value like `Digest <digest@example.org>` (the envelope sender)."""
+    return parseaddr(one_line(from_addr))[1]
 
 
 def sender_domain(from_addr: str) -> str:
     """The domain of a From value like `Digest <digest@example.org>`; "localhost" if none."""
-    _, addr = parseaddr(one_line(from_addr))
-    local, at, domain = addr.rpartition("@")
+    local, at, domain = sender_address(from_addr).rpartition("@")
     domain = domain.strip().lower()
     return domain if at and re.fullmatch(r"[a-z0-9.\-]+", domain) else "localhost"
 
@@ -208,8 +192,8 @@ def _header_url(url: str | None) -> str | None:
     """`url` fit for `<…>` in a header: no whitespace, controls or angle brackets; None if empty."""
     if not url:
         return None
-    link = _CONTROLS.sub("", url).strip()
-    link = _SPACES.sub("%20", link).replace("<", "%3C").replace(">", "%3E")
+    link = "%20".join(drop_controls(url).split())  # str.split: the whitespace that `\s` matches
+    link = link.replace("<", "%3C").replace(">", "%3E")
     # A header is ASCII: non-ASCII characters of an IRI go percent-encoded (RFC 3987 section 3.1).
     link = "".join(c if c.isascii() else quote(c, safe="") for c in link)
     return link or None

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.models import Subscriber
+from bot.models import WEEKDAYS, Subscriber
 
-__all__ = ["Period", "current_period", "due_period", "next_boundary", "WEEKDAYS"]
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+__all__ = ["Period", "current_period", "due_period", "next_boundary"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ import jinja2
 import bot
 from bot.errors import ConfigError
 from bot.links import PaperLink, paper_link
-from bot.mail.mime import one_line
 from bot.models import Paper, Subscriber
+from bot.text import one_line
 
 __all__ = ["DigestItem", "Digest", "Renderer", "subject", "bundled_templates"]
 

@@ -22,11 +22,9 @@ from tomlkit.items import AoT
 from bot.errors import ConfigError
 from bot.models import Settings
 from bot.settings.load import load_settings, parse_settings, read_settings_file
+from bot.settings.tables import SUBSCRIBER_OPTIONS
 
 __all__ = ["add_subscriber", "remove_subscriber", "set_subscriber"]
-
-# The optional per-subscriber keys that `add` and `set` take, in the order they are written.
-FIELDS = ("name", "cadence", "send_at", "day", "timezone", "sources")
 
 
 @contextmanager
@@ -125,11 +123,11 @@ def _add(
         raise ConfigError(f"{path}: subscriber {email} exists already (use bot subscribers set)")
     table = tomlkit.table()
     table.add("email", email)
-    for key in FIELDS[:1]:
+    for key in SUBSCRIBER_OPTIONS[:1]:
         if fields.get(key) is not None:
             table.add(key, fields[key])
     table.add("keywords", list(keywords))
-    for key in FIELDS[1:]:
+    for key in SUBSCRIBER_OPTIONS[1:]:
         if fields.get(key) is not None:
             table.add(key, fields[key])
     if people is not None and not isinstance(people, AoT):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import QueryError
-from bot.models import Source, Subscriber
+from bot.models import CADENCES, SOURCE_TYPES, WEEKDAYS, Source, Subscriber
 from bot.settings.problems import Problems, key_path
 from bot.settings.tables import KNOWN_KEYS, CheckQuery, elsewhere, resolve_file_url
 from bot.settings.values import (
@@ -28,9 +28,7 @@ from bot.settings.values import (
 
 __all__ = ["read_sources", "read_subscribers"]
 
-_SOURCE_TYPES = ("feed", "hf-daily", "page")
 _TYPE_ALIASES = {"rss": "feed", "atom": "feed", "arxiv": "feed", "hf": "hf-daily", "html": "page"}
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {
     name: name[:3]
     for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -79,7 +77,7 @@ def read_sources(raw: Any, problems: Problems, folder: Path) -> tuple[tuple[Sour
         if name is not None:
             names.setdefault(name, index)
         kind = problems.choose(
-            item, where, "type", _SOURCE_TYPES, "source type", aliases=_TYPE_ALIASES, required=True
+            item, where, "type", SOURCE_TYPES, "source type", aliases=_TYPE_ALIASES, required=True
         )
         example = '"https://rss.arxiv.org/rss/cs.CL"'
         url = problems.take(item, where, "url", "string", example, required=True)
@@ -127,9 +125,9 @@ def read_subscribers(
         listed = item.get("sources")  # checked below, in the order of the file's keys
         own = tuple(x for x in listed if isinstance(x, str)) if isinstance(listed, list) else None
         keywords = _read_keywords(item, where, problems, check_query, names, own)
-        cadence = problems.choose(item, where, "cadence", ("instant", "daily", "weekly"), "cadence")
+        cadence = problems.choose(item, where, "cadence", CADENCES, "cadence")
         send_at = _read_send_at(item, where, problems)
-        day = problems.choose(item, where, "day", _DAYS, "day", aliases=_DAY_NAMES)
+        day = problems.choose(item, where, "day", WEEKDAYS, "day", aliases=_DAY_NAMES)
         zone = problems.take(item, where, "timezone", "string", '"Europe/Berlin"')
         if zone is not None and (reason := timezone_problem(zone)):
             problems.add(f"{where}.timezone", reason)

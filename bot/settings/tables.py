@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from bot.database_url import is_sqlite_path
 from bot.models import MailSettings
 from bot.settings.problems import Problems
 from bot.settings.values import (
@@ -25,6 +26,7 @@ from bot.settings.values import (
 
 __all__ = [
     "KNOWN_KEYS",
+    "SUBSCRIBER_OPTIONS",
     "CheckQuery",
     "elsewhere",
     "table",
@@ -63,6 +65,10 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
         "sources",
     ),
 }
+
+#: The optional keys of a subscriber, in the order a new [[subscribers]] table is written: the
+#: options of `bot subscribers add/set` (bot.settings.edit, bot.cli.subscribers).
+SUBSCRIBER_OPTIONS = tuple(k for k in KNOWN_KEYS["subscribers"] if k not in ("email", "keywords"))
 
 #: Raises QueryError when a keyword query cannot be parsed (bot.query.syntax.parse_query); when it
 #: returns a bot.query.syntax.Query, that query's `source:` names are checked against the sources.
@@ -120,7 +126,7 @@ def resolve_database(url: str, folder: Path) -> str:
     if match is None:
         return url
     file, separator, query = match[2].partition("?")
-    if not file or file == ":memory:" or file.startswith("file:") or Path(file).is_absolute():
+    if not is_sqlite_path(file) or Path(file).is_absolute():
         return url
     return f"{match[1]}:///{(folder / file).as_posix()}{separator}{query}"
 

@@ -8,6 +8,7 @@ adds the name).
 
 from __future__ import annotations
 
+from bot.models import SOURCE_TYPES
 from bot.sources.feed import parse_feed
 from bot.sources.hf_daily import parse_daily_papers
 from bot.sources.listing import Listing
@@ -16,7 +17,6 @@ from bot.sources.untrusted import clean_paper
 
 __all__ = ["SOURCE_TYPES", "parse"]
 
-SOURCE_TYPES = ("feed", "hf-daily", "page")
 SKIPPED_NO_TEXT = "item whose title is empty once markup and control characters are removed"
 
 

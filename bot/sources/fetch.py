@@ -20,6 +20,7 @@ import httpx
 
 from bot import __version__
 from bot.errors import FetchError
+from bot.sources.health import MAX_RETRY_AFTER
 
 __all__ = [
     "Fetched",
@@ -37,7 +38,6 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # decoded bytes; a gzip bomb stops here
 MAX_REDIRECTS = 5
 DEFAULT_POLITENESS = 1.0  # seconds between two request starts to the same host
 DEFAULT_MAX_RETRY_WAIT = 5.0  # a Retry-After up to this is slept inside the poll, then retried once
-MAX_RETRY_AFTER = 86_400  # seconds: a server's Retry-After is honoured up to one day (SPEC 3)
 
 # httpx logs every request URL at INFO, credentials and query tokens included
 # (RELIABILITY.md finding 8); our own log line carries the redacted URL instead.

@@ -12,12 +12,12 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.ledger import SourceState
-from bot.sources.fetch import MAX_RETRY_AFTER
+from bot.models import SourceState
 
-__all__ = ["FAILING_ALERT_AFTER", "failure_alert", "empty_alert", "retry_wait"]
+__all__ = ["FAILING_ALERT_AFTER", "MAX_RETRY_AFTER", "failure_alert", "empty_alert", "retry_wait"]
 
 FAILING_ALERT_AFTER = timedelta(days=1)
+MAX_RETRY_AFTER = 86_400  # seconds: a server's Retry-After is honoured up to one day (SPEC 3)
 # arXiv's listings change at midnight US/Eastern (FORMATS.md section 3): Monday 02:00 UTC is still
 # Sunday there and the feed is empty. A day counts as a weekday only when it is one in both zones.
 _EASTERN = ZoneInfo("America/New_York")
