@@ -1,4 +1,8 @@
-"""`bot subscribers list/add/remove/set`: the command-line side of bot.settings.edit."""
+"""`bot subscribers list/add/remove/set`: the command-line side of bot.settings.edit.
+
+Every command's parser registers these actions, so the settings code (tomlkit, the query parser)
+is imported only when a subscribers action runs, as bot.cli.main does for its commands.
+"""
 
 from __future__ import annotations
 

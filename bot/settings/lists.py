@@ -14,6 +14,9 @@ from typing import Any
 
 from bot.errors import QueryError
 from bot.models import CADENCES, SOURCE_TYPES, WEEKDAYS, Source, Subscriber
+from bot.query.tree import Query
+from bot.query.value_names import field_values, names_matching
+from bot.query.words import fold
 from bot.settings.problems import Problems, key_path
 from bot.settings.tables import KNOWN_KEYS, CheckQuery, elsewhere, resolve_file_url
 from bot.settings.values import (
@@ -247,10 +250,6 @@ def _check_source_names(
     only a term that certainly never matches is refused. `parsed` is what the query checker
     returned: anything but a parsed Query (an injected checker) is not looked into.
     """
-    from bot.query.fields import field_values, names_matching
-    from bot.query.syntax import Query  # lazily, as bot.settings.load imports the default checker
-    from bot.query.words import fold
-
     if not isinstance(parsed, Query):
         return
     ordered = sorted(names)  # sorted: a tie between two suggestions goes the same way each time

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.models import Settings
+from bot.query.syntax import parse_query
 from bot.settings.lists import read_sources, read_subscribers
 from bot.settings.problems import Problems
 from bot.settings.tables import (
@@ -118,10 +119,7 @@ def parse_settings(
             " subscribers; restore it from your backup or from settings.example.toml)"
         )
     if check_query is None:
-        from bot.query.syntax import (
-            parse_query as check_query,  # lazily: query.py imports nothing of ours
-        )
-
+        check_query = parse_query
     try:
         return _validate(document, path, check_query)
     except RecursionError:  # a value nested too deep for our checks: tomllib took it

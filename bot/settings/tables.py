@@ -71,7 +71,7 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
 SUBSCRIBER_OPTIONS = tuple(k for k in KNOWN_KEYS["subscribers"] if k not in ("email", "keywords"))
 
 #: Raises QueryError when a keyword query cannot be parsed (bot.query.syntax.parse_query); when it
-#: returns a bot.query.syntax.Query, that query's `source:` names are checked against the sources.
+#: returns a bot.query.tree.Query, that query's `source:` names are checked against the sources.
 CheckQuery = Callable[[str], object]
 
 _HEADERS = {

@@ -3,7 +3,7 @@
 Pure: bytes in, Papers out. The body is hostile input (RELIABILITY.md findings 2-5): feedparser can
 raise, expands some entities through its loose parser, reports error pages as healthy empty feeds
 and yields half entries from truncated XML. Each of those is handled here; turning an entry into a
-Paper is `bot.sources.entries`.
+Paper is `bot.sources.feed_entries`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from feedparser.encodings import convert_to_utf8
 
 from bot.errors import ParseError
 from bot.sources.cleaning import collapse, html_page_title, html_to_text, looks_like_html
-from bot.sources.entries import is_arxiv_announce_feed, paper_from_entry
+from bot.sources.feed_entries import is_arxiv_announce_feed, paper_from_entry
 from bot.sources.listing import Listing
 
 __all__ = ["parse_feed", "MAX_ENTITY_TEXT", "MAX_ENTITY_EXPANSION", "SKIPPED_CUT_OFF"]

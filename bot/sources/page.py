@@ -16,7 +16,7 @@ from bot.errors import ParseError
 from bot.sources.cleaning import html_page_title, looks_like_html
 from bot.sources.hf_daily import papers_from_items
 from bot.sources.listing import Listing
-from bot.sources.plain_page import parse_text_listing
+from bot.sources.text_listing import parse_text_listing
 
 __all__ = ["parse_page"]
 
