@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from bot.errors import ConfigError, PermanentSendError, TemporarySendError
-from bot.mail.transports import MaildirTransport, SmtpTransport, make_transport
+from bot.mail.transports import MaildirTransport, SmtpTransport, make_transport, open_transports
 from bot.models import MailSettings
 
 SENDER = "digest@example.org"
@@ -47,6 +47,7 @@ class Recorder:
     script: dict[str, str] = field(default_factory=dict)
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     ehlos: int = 0
+    quits: int = 0
     drop_before_reply: bool = False
     close_after: float | None = None
 
@@ -54,6 +55,10 @@ class Recorder:
         self.ehlos += 1
         session.host_name = hostname
         return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.quits += 1
+        return "221 Bye"
 
     async def handle_MAIL(self, server, session, envelope, address, options):
         if "MAIL" in self.script:
@@ -116,6 +121,21 @@ def test_smtp_delivers_and_reuses_one_connection(server):
     assert [(m[0], m[1]) for m in handler.messages] == [(SENDER, [RCPT])] * 2
     assert handler.messages[0][2] == MESSAGE
     assert handler.ehlos == 1
+
+
+def test_open_transports_quits_every_worker_even_when_the_block_fails(server):
+    handler, port = server
+
+    async def scenario():
+        async with open_transports(settings(port, concurrency=3), {}) as transports:
+            for transport in transports:
+                await transport.send(SENDER, RCPT, MESSAGE)
+            raise RuntimeError("the sender failed half-way")
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        asyncio.run(scenario())
+    assert len(handler.messages) == 3
+    assert handler.quits == 3
 
 
 def test_smtp_reconnects_after_the_server_hangs_up(server):
