@@ -20,7 +20,7 @@ import httpx
 
 from bot import __version__
 from bot.errors import FetchError
-from bot.sources.health import MAX_RETRY_AFTER
+from bot.sources.health import MAX_RETRY_AFTER, asked_to_retry
 
 __all__ = [
     "Fetched",
@@ -246,7 +246,7 @@ def _status_error(response: httpx.Response, url: str) -> FetchError:
     if status in (429, 503):
         seconds = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
         if seconds is not None:
-            return RetryLater(f"{shown}: asked to retry after {seconds} s", seconds)
+            return RetryLater(f"{shown}: {asked_to_retry(seconds)}", seconds)
     if status == 410:
         return FetchError(f"{shown}: the listing is gone; remove the source or fix its url")
     return FetchError(shown)

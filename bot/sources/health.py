@@ -14,14 +14,21 @@ from zoneinfo import ZoneInfo
 
 from bot.models import SourceState
 
-__all__ = ["FAILING_ALERT_AFTER", "MAX_RETRY_AFTER", "failure_alert", "empty_alert", "retry_wait"]
+__all__ = [
+    "FAILING_ALERT_AFTER",
+    "MAX_RETRY_AFTER",
+    "failure_alert",
+    "empty_alert",
+    "asked_to_retry",
+    "retry_wait",
+]
 
 FAILING_ALERT_AFTER = timedelta(days=1)
 MAX_RETRY_AFTER = 86_400  # seconds: a server's Retry-After is honoured up to one day (SPEC 3)
 # arXiv's listings change at midnight US/Eastern (FORMATS.md section 3): Monday 02:00 UTC is still
 # Sunday there and the feed is empty. A day counts as a weekday only when it is one in both zones.
 _EASTERN = ZoneInfo("America/New_York")
-_RETRY_AFTER = re.compile(r"asked to retry after (\d+) s")
+_RETRY_AFTER = re.compile(r"asked to retry after (\d+) s")  # as asked_to_retry writes it
 
 
 def failure_alert(before: SourceState | None, now: datetime, error: str) -> str | None:
@@ -59,6 +66,12 @@ def empty_alert(before: SourceState | None, now: datetime, count: int) -> str | 
         f"listed no papers on a weekday ({day}) after listing {before.last_count} at {when}; "
         "normal on a holiday, otherwise check the source"
     )
+
+
+def asked_to_retry(seconds: int) -> str:
+    """How a poll's error says the server asked for a wait; retry_wait reads it back from the
+    stored error."""
+    return f"asked to retry after {seconds} s"
 
 
 def retry_wait(before: SourceState | None, now: datetime) -> int | None:
