@@ -117,9 +117,12 @@ async def poll(
     report.queued = record.queued
     for source, result in zip(settings.sources, results, strict=True):
         report.sources.append(_save_and_alert(ledger, source, result, now))
+    names = [source.name for source in settings.sources]
     log.info(
-        "poll sources=%d listed=%d new=%d queued=%d",
-        len(results),
+        # The daemon polls one source at a time: its line names it (issue 13).
+        "poll %s=%s listed=%d new=%d queued=%d",
+        "source" if len(names) == 1 else "sources",
+        ",".join(names),
         len(listed),
         len(report.new),
         report.queued,
