@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from support import (
     FIXTURES,
+    SUBSCRIBERS,
+    BotRun,
     Inbox,
-    bot_command,
     http_site,
     page_papers,
+    page_settings,
     run_bot,
     smtp_server,
     titles_in,
+    until,
+    wait_until,
 )
-from test_e2e import SUBSCRIBERS
+
+from bot.daemon import Daemon
+from bot.ledger import Ledger
+from bot.settings.load import load_settings
 
 PAGE = [
     FIXTURES / "pages" / n
@@ -45,63 +51,10 @@ def _expected(email: str, page: int) -> set[str]:
     return {t for t, a in _titles(PAGE[page]) if t not in seen and oracle(t, a)}
 
 
-def _settings(folder: Path, url: str, port: int, people: list[str]) -> Path:
-    lines = [
-        '[bot]\ndatabase = "sqlite:///bot.db"\n',
-        f'[mail]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n',
-        f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\nevery = "1s"\n',
-    ]
-    for email in people:
-        query = SUBSCRIBERS[email][0]
-        lines.append(
-            f'[[subscribers]]\nemail = "{email}"\nkeywords = [{query!r}]\ncadence = "instant"\n'
-        )
-    path = folder / "settings.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
-class Daemon:
-    """`bot run` in a subprocess; always stopped (SIGKILL as a last resort) on exit."""
-
-    def __init__(self, folder: Path, config: Path):
-        env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
-        self.err = open(folder / "daemon.log", "w+", encoding="utf-8")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [*bot_command(), "--config", str(config), "run"],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.err,
-            text=True,
-        )
-
-    def log(self) -> str:
-        self.err.flush()
-        self.err.seek(0)
-        return self.err.read()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
-
-    def __enter__(self) -> Daemon:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.err.close()
+def _more_polls(site, path: str, more: int = 2) -> Callable[[], bool]:
+    """True once `path` was asked `more` more times than now: the daemon went on polling."""
+    target = site.requests.count(path) + more
+    return lambda: site.requests.count(path) >= target
 
 
 def _mail_for(inbox, email: str) -> list:
@@ -120,19 +73,19 @@ def test_an_instant_subscriber_gets_only_the_new_matches_within_two_polls(tmp_pa
     everything = _all_titles()
     with http_site() as site, smtp_server() as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
             [first] = _mail_for(inbox, ALICE)
             assert titles_in(first, everything) == _expected(ALICE, 0)
             site.put("/papers", PAGE[1].read_bytes())
             changed = time.monotonic()
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), daemon.log()
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), daemon.log()
             assert time.monotonic() - changed < 2 * 1 + 3  # two poll intervals, plus start-up slack
             second = _mail_for(inbox, ALICE)[1]
             assert titles_in(second, everything) == _expected(ALICE, 1)
-            time.sleep(2.5)  # more polls of the same page send nothing
-            assert len(inbox.received) == 2
+            assert wait_until(_more_polls(site, "/papers"), 10), daemon.log()
+            assert len(inbox.received) == 2  # more polls of the same page send nothing
             assert daemon.stop() == 0
 
 
@@ -140,13 +93,13 @@ def test_a_subscriber_added_while_running_gets_the_next_matches(tmp_path: Path):
     everything = _all_titles()
     with http_site() as site, smtp_server() as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
-            _settings(tmp_path, url, port, [ALICE, BOB])  # written in place, as an editor would
-            assert _wait(lambda: "settings=reloaded" in daemon.log(), 10), daemon.log()
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
+            page_settings(tmp_path, url, port, [ALICE, BOB])  # written in place, as an editor would
+            assert wait_until(lambda: "settings=reloaded" in daemon.log(), 10), daemon.log()
             site.put("/papers", PAGE[1].read_bytes())
-            assert _wait(lambda: len(_mail_for(inbox, BOB)) == 1, 20), daemon.log()
+            assert wait_until(lambda: len(_mail_for(inbox, BOB)) == 1, 20), daemon.log()
             [bob] = _mail_for(inbox, BOB)
             assert titles_in(bob, everything) == _expected(BOB, 1)
             assert daemon.stop() == 0
@@ -156,30 +109,36 @@ def test_an_invalid_edit_is_reported_once_and_the_daemon_keeps_sending(tmp_path:
     everything = _all_titles()
     with http_site() as site, smtp_server() as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
+        config = page_settings(tmp_path, url, port, [ALICE])
         good = config.read_text(encoding="utf-8")
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), daemon.log()
             config.write_text("", encoding="utf-8")  # an editor truncating the file mid-save
-            time.sleep(2.5)
+            assert wait_until(lambda: "settings file is empty" in daemon.log(), 10), daemon.log()
             config.write_text(good + "\n[[subscribers]]\nemail = 'x'\n", encoding="utf-8")
-            time.sleep(2.5)
+            assert wait_until(lambda: "subscribers[1].email" in daemon.log(), 10), daemon.log()
+            assert wait_until(_more_polls(site, "/papers"), 10), daemon.log()  # looked at again
             site.put("/papers", PAGE[1].read_bytes())
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), daemon.log()
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), daemon.log()
             assert titles_in(_mail_for(inbox, ALICE)[1], everything) == _expected(ALICE, 1)
             assert daemon.proc.poll() is None
             log = daemon.log()
             assert log.count("settings file is empty") == 1, log
             assert log.count("subscribers[1].email") == 1, log
+            assert "settings=ok-again" not in log
+            config.write_text(good, encoding="utf-8")  # fixed: back to the settings in use
+            assert wait_until(lambda: "settings=ok-again" in daemon.log(), 10), daemon.log()
+            assert wait_until(_more_polls(site, "/papers"), 10), daemon.log()
+            assert daemon.log().count("settings=ok-again") == 1  # said once
             assert daemon.stop() == 0
 
 
 def test_sigterm_stops_cleanly_with_nothing_left_sending(tmp_path: Path):
     with http_site() as site, smtp_server() as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE, BOB])
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: len(inbox.received) >= 1, 20), daemon.log()
+        config = page_settings(tmp_path, url, port, [ALICE, BOB])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: len(inbox.received) >= 1, 20), daemon.log()
             started = time.monotonic()
             assert daemon.stop(signal.SIGTERM) == 0
             assert time.monotonic() - started < 10
@@ -195,9 +154,9 @@ def test_sigterm_stops_cleanly_with_nothing_left_sending(tmp_path: Path):
 def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path):
     with http_site() as site, smtp_server() as (_, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as first:
-            assert _wait(lambda: "daemon=started" in first.log(), 20), first.log()
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as first:
+            assert wait_until(lambda: "daemon=started" in first.log(), 20), first.log()
             second = run_bot("--config", str(config), "run", cwd=tmp_path, timeout=30)
             assert second.returncode == 2
             assert second.stderr.splitlines() == [
@@ -206,8 +165,8 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path):
             ]
             assert first.stop() == 0
         # the kernel released the lock: a new daemon may start
-        with Daemon(tmp_path, config) as third:
-            assert _wait(lambda: "daemon=started" in third.log(), 20), third.log()
+        with BotRun(tmp_path, config) as third:
+            assert wait_until(lambda: "daemon=started" in third.log(), 20), third.log()
             assert third.stop() == 0
 
 
@@ -215,36 +174,50 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path):
 def test_sigint_stops_like_sigterm(tmp_path: Path, sig: int):
     with http_site() as site, smtp_server() as (_, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: "daemon=started" in daemon.log(), 20), daemon.log()
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: "daemon=started" in daemon.log(), 20), daemon.log()
             assert daemon.stop(sig) == 0
 
 
 def test_a_daily_digest_missed_while_down_comes_once_on_start(tmp_path: Path):
-    """Papers queued before today's send_at, daemon down at send_at: one catch-up digest, once."""
+    """Papers queued before today's send_at, daemon down at send_at: one catch-up digest, once.
+
+    The daemon runs in this process on a clock passed in that is two minutes ahead: its send_at
+    (the minute after the papers were queued) has passed, with no sleeping to reach it.
+    """
     everything = _all_titles()
     with http_site() as site, smtp_server() as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
+        config = page_settings(tmp_path, url, port, [ALICE])
         fetched = run_bot("--config", str(config), "fetch", cwd=tmp_path)
         assert fetched.returncode == 0, fetched.stderr
-        # send_at = the minute that starts after the papers were queued, so that minute's
-        # boundary is later than the deliveries and earlier than the daemon's start.
-        time.sleep(60.5 - time.time() % 60)
-        minute = time.strftime("%H:%M", time.gmtime())
+        queued = datetime.now(UTC)  # after every delivery was queued
+        send_at = (queued + timedelta(minutes=1)).replace(second=0, microsecond=0)
         text = config.read_text(encoding="utf-8").replace(
-            'cadence = "instant"', f'cadence = "daily"\nsend_at = "{minute}"\ntimezone = "UTC"'
+            'cadence = "instant"',
+            f'cadence = "daily"\nsend_at = "{send_at:%H:%M}"\ntimezone = "UTC"',
         )
         config.write_text(text, encoding="utf-8")
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: len(inbox.received) == 1, 20), daemon.log()
-            assert titles_in(inbox.messages()[0], everything) == _expected(ALICE, 0)
-            assert daemon.stop() == 0
-        with Daemon(tmp_path, config) as again:  # restarted in the same period: nothing more
-            assert _wait(lambda: "daemon=started" in again.log(), 20), again.log()
-            time.sleep(3)
-            assert again.stop() == 0
+        settings = load_settings(config)
+
+        def later() -> datetime:
+            return datetime.now(UTC) + timedelta(minutes=2)
+
+        async def run_until(done: Callable[[], bool]) -> None:
+            with Ledger.open(settings.database) as store:
+                daemon = Daemon(settings, store, {}, clock=later)
+                running = asyncio.create_task(daemon.run())
+                try:
+                    assert await until(done, 20)
+                finally:
+                    daemon.stopping.set()
+                    assert await asyncio.wait_for(running, 15) == 0
+
+        asyncio.run(run_until(lambda: len(inbox.received) == 1))
+        assert titles_in(inbox.messages()[0], everything) == _expected(ALICE, 0)
+        # Restarted in the same period: it looks at what is due at once, then polls; nothing more.
+        asyncio.run(run_until(_more_polls(site, "/papers")))
         assert len(inbox.received) == 1
 
 
@@ -266,16 +239,16 @@ def test_a_deferred_email_is_retried_by_the_daemon_without_a_new_poll(tmp_path: 
     everything = _all_titles()
     with http_site() as site, smtp_server(_GreylistOnce()) as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as daemon:
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as daemon:
             # The first attempt is refused; the page never changes, so only the daemon's own
             # look at the outbox (every 30 s) can send it again once its backoff is over.
-            assert _wait(lambda: inbox.refused == 1, 20), daemon.log()
-            assert _wait(lambda: len(inbox.received) == 1, 50), daemon.log()
+            assert wait_until(lambda: inbox.refused == 1, 20), daemon.log()
+            assert wait_until(lambda: len(inbox.received) == 1, 50), daemon.log()
             [mail] = _mail_for(inbox, ALICE)
             assert titles_in(mail, everything) == _expected(ALICE, 0)
             assert "deferred=" in daemon.log()
-            time.sleep(1.5)
+            assert wait_until(_more_polls(site, "/papers"), 10), daemon.log()
             assert len(inbox.received) == 1
             assert daemon.stop() == 0
 
@@ -287,22 +260,22 @@ def test_daemons_sharing_a_postgresql_ledger_take_turns_to_lead(
     everything = _all_titles()
     with http_site() as site, smtp_server() as (inbox, port), ExitStack() as stack:
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
+        config = page_settings(tmp_path, url, port, [ALICE])
         text = config.read_text(encoding="utf-8").replace("sqlite:///bot.db", pg_database_url)
         config.write_text(text, encoding="utf-8")
         (tmp_path / "b").mkdir()
-        with Daemon(tmp_path, config) as first:
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), first.log()
-            second = Daemon(tmp_path / "b", config)
+        with BotRun(tmp_path, config) as first:
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 1, 20), first.log()
+            second = BotRun(tmp_path / "b", config)
             stack.enter_context(second)
-            assert _wait(lambda: "daemon=standby" in second.log(), 10), second.log()
+            assert wait_until(lambda: "daemon=standby" in second.log(), 10), second.log()
             leader = f"pid {first.proc.pid} on {socket.gethostname()} leads"
             assert leader in second.log()
             first.proc.kill()  # no clean exit: the server drops the lock with the session
             first.proc.wait(10)
-            assert _wait(lambda: "daemon=leader" in second.log(), 15), second.log()
+            assert wait_until(lambda: "daemon=leader" in second.log(), 15), second.log()
             site.put("/papers", PAGE[1].read_bytes())
-            assert _wait(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), second.log()
+            assert wait_until(lambda: len(_mail_for(inbox, ALICE)) == 2, 20), second.log()
             assert titles_in(_mail_for(inbox, ALICE)[1], everything) == _expected(ALICE, 1)
             assert second.stop() == 0
         assert len(inbox.received) == 2
@@ -324,9 +297,9 @@ class _SlowToQueue(Inbox):
 def test_sigterm_finishes_the_message_in_flight_and_it_is_not_sent_again(tmp_path: Path):
     with http_site() as site, smtp_server(_SlowToQueue()) as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: inbox.started == 1, 20), daemon.log()
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: inbox.started == 1, 20), daemon.log()
             started = time.monotonic()
             assert daemon.stop(signal.SIGTERM) == 0
             assert time.monotonic() - started < 10
@@ -343,9 +316,9 @@ def test_a_reload_with_a_broken_template_changes_nothing_until_it_is_fixed(tmp_p
     with http_site() as site, smtp_server() as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
         other = site.put("/other", PAGE[1].read_bytes())
-        config = _settings(tmp_path, url, port, [ALICE])
-        with Daemon(tmp_path, config) as daemon:
-            assert _wait(lambda: len(inbox.received) == 1, 20), daemon.log()
+        config = page_settings(tmp_path, url, port, [ALICE])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: len(inbox.received) == 1, 20), daemon.log()
             templates = tmp_path / "mine"
             templates.mkdir()
             (templates / "digest.txt.j2").write_text("{% if %}", encoding="utf-8")
@@ -354,10 +327,10 @@ def test_a_reload_with_a_broken_template_changes_nothing_until_it_is_fixed(tmp_p
             )
             text += f'\n[[sources]]\nname = "other"\ntype = "page"\nurl = "{other}"\nevery = "1s"\n'
             config.write_text(text, encoding="utf-8")
-            assert _wait(lambda: "settings=invalid" in daemon.log(), 10), daemon.log()
-            time.sleep(2.5)
+            assert wait_until(lambda: "settings=invalid" in daemon.log(), 10), daemon.log()
+            assert wait_until(_more_polls(site, "/papers"), 10), daemon.log()
             assert "/other" not in site.requests  # the edit was not half applied
             assert daemon.log().count("settings=invalid") == 1  # reported once
             (templates / "digest.txt.j2").unlink()  # fixed: the bundled one is used again
-            assert _wait(lambda: "/other" in site.requests, 10), daemon.log()
+            assert wait_until(lambda: "/other" in site.requests, 10), daemon.log()
             assert daemon.stop() == 0

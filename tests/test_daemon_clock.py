@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from support import FIXTURES, http_site
+from support import FIXTURES, http_site, until
 
 from bot.daemon import Daemon
 from bot.ledger import Ledger
@@ -29,16 +29,6 @@ def _settings_text(url: str, every: str) -> str:
         '[bot]\ndatabase = "sqlite:///bot.db"\n'
         f'[[sources]]\nname = "hf"\ntype = "page"\nurl = "{url}"\nevery = "{every}"\n'
     )
-
-
-async def _until(predicate, timeout: float) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 @pytest.mark.timeout(60)
@@ -58,11 +48,11 @@ def test_a_reschedule_the_clock_cannot_hold_keeps_the_polls_running(
                 daemon = Daemon(settings, store, {})
                 running = asyncio.create_task(daemon.run())
                 try:
-                    assert await _until(lambda: polls() >= 2, 15), caplog.text
+                    assert await until(lambda: polls() >= 2, 15), caplog.text
                     config.write_text(_settings_text(url, "30d"), encoding="utf-8")
-                    assert await _until(lambda: "settings=invalid" in caplog.text, 10)
+                    assert await until(lambda: "settings=invalid" in caplog.text, 10)
                     before = polls()
-                    assert await _until(lambda: polls() >= before + 2, 10), caplog.text
+                    assert await until(lambda: polls() >= before + 2, 10), caplog.text
                 finally:
                     daemon.stopping.set()
                     assert await asyncio.wait_for(running, 15) == 0

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
-import threading
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support import http_site
+from support import http_site, raw_server
 
 from bot.errors import FetchError
 from bot.sources.fetch import USER_AGENT, Fetcher, RetryLater, redact_url, retry_after_seconds
@@ -27,38 +24,6 @@ def _fetch(url: str, **kwargs):
             )
 
     return asyncio.run(go())
-
-
-@contextmanager
-def raw_server(reply):
-    """A TCP server on loopback whose every connection is handled by `reply(conn)`."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.recv(65536)
-                try:
-                    reply(conn, stop)
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/feed"
-    finally:
-        stop.set()
-        thread.join(5)
-        sock.close()
 
 
 def test_a_page_is_fetched_with_our_user_agent():

@@ -15,17 +15,15 @@ from pathlib import Path
 
 import pytest
 from ledger_sql import pending_count
-from support import FIXTURES, html_text, http_site, maildir_messages, run_bot
-from test_poll import (
+from support import FIXTURES, html_text, http_site, maildir_messages, ok, run_bot
+from support.polls import (
     ARXIV_AI,
     ARXIV_IDS,
     MONDAY,
     errors,
     feed,
-    ok,
     poll_bomb_and_good,
     run_poll,
-    scripted_site,
 )
 
 from bot.ledger import Ledger
@@ -82,7 +80,7 @@ def surrogate_items() -> bytes:
 
 def test_a_lone_surrogate_in_one_source_never_stops_another_from_being_recorded(any_store):
     store = any_store
-    with scripted_site() as site:
+    with http_site() as site:
         hf = site.put(
             "/api/daily_papers?date=2026-04-27", ok(surrogate_items(), "application/json")
         )
@@ -99,7 +97,7 @@ def test_a_lone_surrogate_in_one_source_never_stops_another_from_being_recorded(
 
 def test_a_lone_surrogate_in_an_api_error_message_is_one_source_error(store):
     body = json.dumps({"error": "bad \ud800 date"}).encode("ascii")
-    with scripted_site() as site:
+    with http_site() as site:
         hf = site.put("/api/daily_papers?date=2026-04-27", ok(body, "application/json"))
         arxiv = site.put("/rss", ok(ARXIV_AI))
         report = run_poll(store, [Source("hf", "hf-daily", hf), feed("arxiv", arxiv)], MONDAY)
@@ -135,7 +133,7 @@ def test_bot_once_records_and_mails_the_other_sources_papers_despite_a_lone_surr
 
 
 def test_an_absurd_retry_after_is_capped_at_a_day_and_never_stops_the_other_sources(store):
-    with scripted_site() as site:
+    with http_site() as site:
         busy = site.put("/busy", (503, {"Retry-After": "999999999999"}, b""))
         good = site.put("/rss", ok(ARXIV_AI))
         sources = [feed("busy", busy), feed("good", good)]
@@ -158,7 +156,7 @@ def test_a_stored_absurd_retry_after_never_stops_a_poll(store):
     store.papers.save_poll(
         "busy", MONDAY, error="HTTP 503 Service Unavailable: asked to retry after 999999999999 s"
     )
-    with scripted_site() as site:
+    with http_site() as site:
         busy = site.put("/busy", ok(ARXIV_AI))
         good = site.put(
             "/rss", ok((FIXTURES / "arxiv" / "rss_cs.CL_2026-04-27_first3.xml").read_bytes())
@@ -208,7 +206,7 @@ def test_an_entity_bomb_declared_in_any_encoding_is_refused(store, encoding):
 
 @pytest.mark.parametrize("encoding", ["cp037", "utf-32"])
 def test_many_short_entity_references_in_any_encoding_are_refused(store, encoding):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", ok(bomb(encoding, 16, 100_000), "application/xml"))
         report = run_poll(store, [feed("bomb", url)], MONDAY)
     assert errors(report) == {
@@ -224,7 +222,7 @@ def test_a_feed_in_ebcdic_without_entities_is_read(store):
         "<item><title>EBCDIC is still spoken</title><link>https://example.org/1</link>"
         "<description>Mainframes serve feeds.</description></item></channel></rss>"
     ).encode("cp037")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", ok(body, "application/xml"))
         report = run_poll(store, [feed("ebcdic", url)], MONDAY)
     assert errors(report) == {"ebcdic": None}
@@ -237,7 +235,7 @@ def test_a_feed_in_ebcdic_without_entities_is_read(store):
 
 def test_random_bytes_served_as_a_text_page_are_a_source_error_not_papers(store):
     garbage = random.Random(8).randbytes(2 * 2**20)
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/page", ok(garbage, "text/plain"))
         report = run_poll(store, [Source("junk", "page", url)], MONDAY)
     assert errors(report) == {
@@ -251,7 +249,7 @@ def test_a_text_page_with_a_few_undecodable_bytes_is_still_a_listing(store):
     page = (Path(__file__).parent / "fixtures" / "pages").glob("*.txt")
     text = next(iter(sorted(page))).read_bytes()
     damaged = text[:500] + b"\xff\xfe" + text[500:]
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/page", ok(damaged, "text/plain"))
         report = run_poll(store, [Source("page", "page", url)], MONDAY)
     assert errors(report) == {"page": None}
@@ -329,7 +327,7 @@ def test_papers_the_ledger_refuses_fail_their_source_alone(pg_database_url: str)
         f"<item><title>{title}</title><link>https://example.org/1</link>"
         "<description>An agent abstract.</description></item></channel></rss>"
     ).encode()
-    with Ledger.open(pg_database_url) as store, scripted_site() as site:
+    with Ledger.open(pg_database_url) as store, http_site() as site:
         wide = site.put("/wide", ok(body))
         arxiv = site.put("/rss", ok(ARXIV_AI))
         report = run_poll(store, [feed("wide", wide), feed("arxiv", arxiv)], MONDAY)

@@ -17,12 +17,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import Inbox, bot_command, http_site, parse, run_bot, smtp_server, titles_in
-from test_daemon import ALICE as DAEMON_ALICE
-from test_daemon import PAGE as DAEMON_PAGES
-from test_daemon import Daemon
-from test_daemon import _settings as daemon_settings
-from test_daemon import _wait as wait_for
+from support import (
+    FIXTURES,
+    BotRun,
+    Inbox,
+    bot_command,
+    http_site,
+    page_settings,
+    parse,
+    run_bot,
+    smtp_server,
+    titles_in,
+    wait_until,
+)
 from test_sender import (
     PEOPLE,
     T0,
@@ -375,7 +382,7 @@ def test_a_full_disk_leaves_no_partial_file_in_the_maildir(tiny_disk: Path, size
 
 # --- item 2, second half: SIGTERM while the server is still answering the final dot -----------
 
-DAEMON_PAGE = DAEMON_PAGES[0]
+DAEMON_PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
 REPLY_AFTER = 8.5  # longer than the daemon's 7 s grace for other jobs
 
 
@@ -401,9 +408,9 @@ def _outbox_states(folder: Path) -> list[tuple[str, int]]:
 def test_sigterm_while_the_final_reply_is_awaited_lets_it_arrive_and_records_it(tmp_path: Path):
     with http_site() as site, smtp_server(_QueuedThenSlow()) as (inbox, port):
         url = site.put("/papers", DAEMON_PAGE.read_bytes())
-        config = daemon_settings(tmp_path, url, port, [DAEMON_ALICE])
-        with Daemon(tmp_path, config) as daemon:
-            assert wait_for(lambda: inbox.started == 1, 20), daemon.log()
+        config = page_settings(tmp_path, url, port, ["alice@example.org"])
+        with BotRun(tmp_path, config) as daemon:
+            assert wait_until(lambda: inbox.started == 1, 20), daemon.log()
             time.sleep(0.5)  # the final dot is sent: the reply is being awaited
             began = time.monotonic()
             assert daemon.stop(signal.SIGTERM, timeout=30) == 0
@@ -431,7 +438,7 @@ def test_sigterm_to_bot_send_finishes_the_email_in_flight_without_a_traceback(tm
                 text=True,
             )
             try:
-                assert wait_for(lambda: inbox.started == 1, 20)
+                assert wait_until(lambda: inbox.started == 1, 20)
                 time.sleep(0.5)
                 proc.send_signal(signal.SIGTERM)
                 out, _ = proc.communicate(timeout=30)

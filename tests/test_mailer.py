@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from support import free_port
 
 from bot.errors import ConfigError, PermanentSendError, TemporarySendError
 from bot.mail.transports import MaildirTransport, SmtpTransport, make_transport, open_transports
@@ -31,13 +32,6 @@ MESSAGE = (
     b"\r\n"
     b"Hello Alice\r\n"
 )
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (aiosmtpd 1.4's Controller cannot take 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from support import FIXTURES, maildir_messages, serving
+from support import FIXTURES, http_site, maildir_messages, ok
 
 from bot.daemon import Daemon
 from bot.ledger import Ledger
@@ -42,23 +41,15 @@ def test_a_subscriber_added_while_the_sources_are_fetched_gets_that_polls_papers
     asked, answer = threading.Event(), threading.Event()
     body = PAGE.read_bytes()
 
-    class HeldPage(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            asked.set()
-            answer.wait(20)  # the poll is in flight until the test lets it go
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+    def held(headers: dict[str, str]):
+        asked.set()
+        answer.wait(20)  # the poll is in flight until the test lets it go
+        return ok(body, "text/plain; charset=utf-8")
 
     # Bob's query names one paper of the page (its title, read from the page).
     wanted = {"Language Model Cascades: Token-level uncertainty and beyond"}
-    with serving(HeldPage) as base:
-        url = f"{base}/papers"
+    with http_site() as site:
+        url = site.put("/papers", held)
         config = _write(tmp_path, url, {ALICE: "title:zzzunmatched"})
 
         async def scenario() -> None:

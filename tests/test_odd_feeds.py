@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support import FIXTURES
-from test_poll import ALICE, scripted_site
+from support import FIXTURES, http_site
+from support.polls import ALICE
 
 from bot import sources
 from bot.errors import ParseError
@@ -91,7 +91,7 @@ def test_each_of_the_108_odd_feeds_gives_papers_or_one_parse_error(name: str):
 
 
 def test_all_108_odd_feeds_served_over_http_in_one_poll(tmp_path: Path):
-    with scripted_site() as site, Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+    with http_site() as site, Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         listed = []
         for number, path in enumerate(FILES):
             body = path.read_bytes()

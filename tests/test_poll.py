@@ -1,126 +1,43 @@
 """Polls against real loopback HTTP servers and a real SQLite ledger: RELIABILITY.md H1-H15.
 
 Every test drives `bot.poll.poll` with a real Ledger and a real Fetcher; servers that misbehave
-at the socket level (hang, drip, gzip bomb, redirect loop) are raw sockets (test_fetch.raw_server).
+at the socket level (hang, drip, gzip bomb, redirect loop) are raw sockets (support.raw_server).
 """
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import logging
 import time
-import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from ledger_sql import pending_count
-from support import FIXTURES, run_bot, serving
-from test_fetch import raw_server
+from support import FIXTURES, Reply, http_site, ok, raw_server, run_bot
+from support.polls import (
+    ARXIV_AI,
+    ARXIV_IDS,
+    MONDAY,
+    errors,
+    feed,
+    poll_bomb_and_good,
+    run_poll,
+)
 
 from bot.ledger import Ledger
-from bot.models import Settings, Source, Subscriber
-from bot.poll import PollReport, poll
-from bot.sources.fetch import Fetcher
+from bot.models import Source
 
-MONDAY = datetime(2026, 4, 27, 12, 0, tzinfo=UTC)
-ALICE = Subscriber(email="alice@example.org", keywords=("math OR agent OR security",))
-ARXIV_AI = (FIXTURES / "arxiv" / "rss_cs.AI_2026-04-27_first3.xml").read_bytes()
-ARXIV_IDS = ["2604.21935", "2604.21936", "2604.21937"]
 HOLIDAY = (FIXTURES / "arxiv" / "rss_physics_2025-12-31_empty_holiday.xml").read_bytes()
 RSS = "application/rss+xml"
-Reply = tuple[int, dict[str, str], bytes]
-
-
-# ---------------------------------------------------------------------------------------------
-# A scripted HTTP server: path (with query) -> a reply, a list of replies, or a function
-
-
-@dataclass
-class Scripted:
-    routes: dict[str, Reply | list[Reply] | Callable[[dict[str, str]], Reply]] = field(
-        default_factory=dict
-    )
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    base: str = ""
-
-    def put(self, path: str, route) -> str:
-        self.routes[path] = route
-        return self.base + path
-
-    def paths(self) -> list[str]:
-        return [path for path, _ in self.requests]
-
-
-@contextmanager
-def scripted_site() -> Iterator[Scripted]:
-    site = Scripted()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            site.requests.append((self.path, headers))
-            route = site.routes.get(self.path, (404, {}, b"<html><body>Not Found</body></html>"))
-            if callable(route):
-                status, extra, body = route(headers)
-            elif isinstance(route, list):
-                status, extra, body = route.pop(0) if len(route) > 1 else route[0]
-            else:
-                status, extra, body = route
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with serving(Handler) as base:
-        site.base = base
-        yield site
-
-
-def ok(body: bytes, content_type: str = RSS, **headers: str) -> Reply:
-    return (200, {"Content-Type": content_type, **headers}, body)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Ledger]:
     with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as opened:
         yield opened
-
-
-def run_poll(
-    store: Ledger,
-    sources: list[Source],
-    now: datetime,
-    *,
-    subscribers: tuple[Subscriber, ...] = (ALICE,),
-    **fetcher_options,
-) -> PollReport:
-    settings = Settings(path=Path("settings.toml"), sources=tuple(sources), subscribers=subscribers)
-
-    async def go() -> PollReport:
-        async with Fetcher(politeness=0, **fetcher_options) as fetcher:
-            return await poll(settings, store.papers, now, fetcher=fetcher)
-
-    return asyncio.run(go())
-
-
-def feed(name: str, url: str, **options) -> Source:
-    return Source(name=name, type="feed", url=url, **options)
-
-
-def errors(report: PollReport) -> dict[str, str | None]:
-    return {outcome.name: outcome.error for outcome in report.sources}
 
 
 def pending(store: Ledger, email: str = "alice@example.org") -> int:
@@ -137,7 +54,7 @@ def log_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
 
 def test_h1_500_then_recovery_alerts_once_and_resends_nothing(store, caplog):
     caplog.set_level(logging.WARNING, logger="bot.poll")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", ok(ARXIV_AI))
         first = run_poll(store, [feed("arxiv", url)], MONDAY)
         assert [p.arxiv_id for p in first.new] == ARXIV_IDS and pending(store) == 3
@@ -166,7 +83,7 @@ def test_h1_500_then_recovery_alerts_once_and_resends_nothing(store, caplog):
 
 def test_a_source_that_never_worked_alerts_on_its_first_failure_only(store, caplog):
     caplog.set_level(logging.WARNING, logger="bot.poll")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.base + "/nothing"
         for hours in (0, 1, 30):
             run_poll(store, [feed("typo", url)], MONDAY + timedelta(hours=hours))
@@ -180,7 +97,7 @@ def test_a_source_that_never_worked_alerts_on_its_first_failure_only(store, capl
 
 
 def test_h2_404_and_410_are_reported_and_other_sources_go_on(store):
-    with scripted_site() as site:
+    with http_site() as site:
         gone = site.put("/gone", (410, {}, b""))
         good = site.put("/good", ok(ARXIV_AI))
         report = run_poll(
@@ -201,33 +118,33 @@ def test_h2_404_and_410_are_reported_and_other_sources_go_on(store):
 
 
 def test_h3_short_retry_after_is_slept_and_retried_once_in_the_same_poll(store):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [(429, {"Retry-After": "1"}, b""), ok(ARXIV_AI)])
         started = time.monotonic()
         report = run_poll(store, [feed("arxiv", url)], MONDAY)
         elapsed = time.monotonic() - started
     assert errors(report) == {"arxiv": None} and len(report.new) == 3
-    assert site.paths() == ["/rss", "/rss"]
+    assert site.requests == ["/rss", "/rss"]
     assert 1.0 <= elapsed < 4
 
 
 def test_h3_long_retry_after_skips_the_source_until_then(store):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [(503, {"Retry-After": "120"}, b""), ok(ARXIV_AI)])
         asked = run_poll(store, [feed("arxiv", url)], MONDAY)
         waiting = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(seconds=60))
-        assert site.paths() == ["/rss"]  # not asked again within the 120 s
+        assert site.requests == ["/rss"]  # not asked again within the 120 s
         later = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(seconds=121))
     told = f"HTTP 503 Service Unavailable from {url}: asked to retry after 120 s"
     assert errors(asked) == {"arxiv": told}
     assert errors(waiting) == {"arxiv": f"not polled: the server asked to wait, 60 s left ({told})"}
     assert waiting.sources[0].deferred and waiting.failed == []  # not a failure of this poll
     assert errors(later) == {"arxiv": None} and len(later.new) == 3
-    assert site.paths() == ["/rss", "/rss"]
+    assert site.requests == ["/rss", "/rss"]
 
 
 def test_a_redirect_to_an_impossible_port_fails_that_source_alone(store):
-    with scripted_site() as site:
+    with http_site() as site:
         bad = site.put("/bad", (302, {"Location": "http://127.0.0.1:99999/x"}, b""))
         good = site.put("/rss", ok(ARXIV_AI))
         report = run_poll(store, [feed("bad", bad), feed("good", good)], MONDAY)
@@ -283,7 +200,7 @@ def redirect_loop(conn, stop):
     ids=["h4-never-answers", "h5-slow-drip", "h6-gzip-bomb", "h7-redirect-loop"],
 )
 def test_h4_to_h7_a_misbehaving_server_fails_its_source_in_bounded_time(store, reply, message):
-    with raw_server(reply) as bad, scripted_site() as site:
+    with raw_server(reply) as bad, http_site() as site:
         good = site.put("/rss", ok(ARXIV_AI))
         started = time.monotonic()
         report = run_poll(
@@ -318,7 +235,7 @@ def test_h4_to_h7_a_misbehaving_server_fails_its_source_in_bounded_time(store, r
     ids=["challenge", "error-page", "empty"],
 )
 def test_h8_a_page_that_is_not_a_feed_keeps_the_old_state(store, reply, message):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", ok(ARXIV_AI, ETag='"v1"'))
         run_poll(store, [feed("arxiv", url)], MONDAY)
         site.put("/rss", reply)
@@ -335,7 +252,7 @@ def test_h8_a_page_that_is_not_a_feed_keeps_the_old_state(store, reply, message)
 
 def test_h9_truncated_feeds_then_the_whole_one_record_each_paper_once(store):
     cuts = [len(ARXIV_AI) * n // 10 for n in (3, 5, 7, 9)]
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI[:cut]) for cut in cuts] + [ok(ARXIV_AI)])
         reports = [
             run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(hours=n)) for n in range(5)
@@ -351,7 +268,7 @@ def test_h9_truncated_feeds_then_the_whole_one_record_each_paper_once(store):
 
 
 def test_h10_bogus_encoding_declarations_are_one_source_error(store):
-    with scripted_site() as site:
+    with http_site() as site:
         bad_byte = site.put(
             "/a", ok(b'<?xml version="1.0" encoding="\xcc\xdd"?><rss version="2.0"/>')
         )
@@ -364,20 +281,6 @@ def test_h10_bogus_encoding_declarations_are_one_source_error(store):
         "b": "not a readable feed: feedparser failed (ValueError: embedded null character)",
         "c": None,
     }
-
-
-def poll_bomb_and_good(store: Ledger, bomb: Reply) -> tuple[PollReport, float, int]:
-    """A poll of a source served `bomb` and of a good one: the report, seconds, peak bytes."""
-    with scripted_site() as site:
-        url = site.put("/rss", bomb)
-        good = site.put("/good", ok(ARXIV_AI))
-        tracemalloc.start()
-        started = time.monotonic()
-        try:
-            report = run_poll(store, [feed("bomb", url), feed("good", good)], MONDAY)
-            return report, time.monotonic() - started, tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
 
 
 def entity_feed(value: bytes, references: int) -> bytes:
@@ -444,7 +347,7 @@ def hf_item(arxiv_id: str, title: str) -> dict:
     ids=["invalid", "deep-nesting", "schema-drift", "million-items", "error-object"],
 )
 def test_h12_hostile_hf_json_is_one_source_error_and_stores_nothing(store, body, message):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/api/daily_papers", ok(body, "application/json"))
         started = time.monotonic()
         report = run_poll(store, [Source("hf", "hf-daily", url)], MONDAY)
@@ -459,7 +362,7 @@ def test_h12_hostile_hf_json_is_one_source_error_and_stores_nothing(store, body,
 
 def test_h13_the_same_paper_from_arxiv_and_hugging_face_is_one_paper_one_delivery(store):
     item = hf_item("2604.21935", "Math Takes Two: A test for emergent mathematical reasoning")
-    with scripted_site() as site:
+    with http_site() as site:
         arxiv = site.put("/rss", ok(ARXIV_AI))
         hf = site.put("/api/daily_papers", ok(json.dumps([item]).encode(), "application/json"))
         report = run_poll(store, [feed("arxiv", arxiv), Source("hf", "hf-daily", hf)], MONDAY)
@@ -474,7 +377,7 @@ def test_h14_guid_churn_resends_nothing(store):
         b"<link>https://arxiv.org/abs/", b"<link>http://export.arxiv.org/pdf/"
     )
     assert churned != ARXIV_AI
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(churned)])
         first = run_poll(store, [feed("arxiv", url)], MONDAY)
         second = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(hours=1))
@@ -492,15 +395,15 @@ def test_h15_a_304_is_no_change_and_a_server_ignoring_validators_dedupes(store):
             return (304, {"ETag": '"v1"'}, b"")
         return ok(ARXIV_AI, ETag='"v1"', **{"Last-Modified": "Mon, 27 Apr 2026 04:00:00 GMT"})
 
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", conditional)
         first = run_poll(store, [feed("arxiv", url)], MONDAY)
         second = run_poll(store, [feed("arxiv", url)], MONDAY + timedelta(hours=1))
         ignoring = site.put("/plain", ok(ARXIV_AI, ETag='"v1"'))
         third = run_poll(store, [feed("plain", ignoring)], MONDAY + timedelta(hours=2))
         fourth = run_poll(store, [feed("plain", ignoring)], MONDAY + timedelta(hours=3))
-    assert site.requests[1][1]["if-none-match"] == '"v1"'
-    assert site.requests[1][1]["if-modified-since"] == "Mon, 27 Apr 2026 04:00:00 GMT"
+    assert site.headers[1]["if-none-match"] == '"v1"'
+    assert site.headers[1]["if-modified-since"] == "Mon, 27 Apr 2026 04:00:00 GMT"
     assert len(first.new) == 3
     assert second.sources[0].unchanged and second.new == []
     assert store.papers.source_state("arxiv").last_count == 3  # "no change" is not "empty"
@@ -517,7 +420,7 @@ def test_nodejs_same_guid_with_changed_content_is_sent_once(store):
         (FIXTURES / "odd" / "rss2email" / "nodejs" / f"feed{n}.xml").read_bytes() for n in (1, 2, 3)
     ]
     assert bodies[0] != bodies[1] != bodies[2]
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/nodejs", [ok(body) for body in bodies])
         reports = [
             run_poll(store, [feed("nodejs", url)], MONDAY + timedelta(hours=n)) for n in range(3)
@@ -540,7 +443,7 @@ def revised(body: bytes, arxiv_id: str) -> bytes:
 
 
 def test_an_arxiv_replace_of_a_paper_already_seen_sends_nothing(store):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(revised(ARXIV_AI, "2604.21935"))])
         source = feed("arxiv", url, include_revisions=True)
         first = run_poll(store, [source], MONDAY)
@@ -552,7 +455,7 @@ def test_an_arxiv_replace_of_a_paper_already_seen_sends_nothing(store):
 
 def test_revisions_of_unseen_papers_count_only_with_include_revisions(store):
     body = revised(ARXIV_AI, "2604.21937")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", ok(body))
         strict = run_poll(store, [feed("arxiv", url)], MONDAY)
         admitted = run_poll(store, [feed("arxiv", url, include_revisions=True)], MONDAY)
@@ -567,7 +470,7 @@ def test_revisions_of_unseen_papers_count_only_with_include_revisions(store):
 
 def test_an_empty_weekday_after_a_full_one_alerts_once(store, caplog):
     caplog.set_level(logging.WARNING, logger="bot.poll")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(HOLIDAY)])
         run_poll(store, [feed("arxiv", url)], MONDAY)
         alerts = []
@@ -591,7 +494,7 @@ def test_an_empty_weekday_after_a_full_one_alerts_once(store, caplog):
 )
 def test_an_empty_weekend_listing_is_normal(store, caplog, empty_at):
     caplog.set_level(logging.WARNING, logger="bot.poll")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", [ok(ARXIV_AI), ok(HOLIDAY)])
         run_poll(store, [feed("arxiv", url)], datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
         report = run_poll(store, [feed("arxiv", url)], empty_at)
@@ -606,7 +509,7 @@ def test_an_empty_weekend_listing_is_normal(store, caplog, empty_at):
 def test_hf_daily_catches_up_missed_days_with_date(store):
     friday_item = hf_item("2604.20001", "Agent papers listed on Friday")
     monday_item = hf_item("2604.21111", "Agent papers listed on Monday")
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put(
             "/api/daily_papers",
             [ok(json.dumps([]).encode()), ok(json.dumps([monday_item]).encode())],
@@ -617,7 +520,7 @@ def test_hf_daily_catches_up_missed_days_with_date(store):
         source = Source("hf", "hf-daily", url)
         run_poll(store, [source], datetime(2026, 4, 24, 6, 0, tzinfo=UTC))
         report = run_poll(store, [source], MONDAY)
-    assert site.paths() == [
+    assert site.requests == [
         "/api/daily_papers",
         "/api/daily_papers",
         "/api/daily_papers?date=2026-04-24",
@@ -630,7 +533,7 @@ def test_hf_daily_catches_up_missed_days_with_date(store):
 
 
 def test_hf_daily_catch_up_is_capped_at_seven_days_and_a_failed_day_fails_the_source(store):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/api/daily_papers", ok(b"[]"))
         for day in range(17, 27):
             site.put(f"/api/daily_papers?date=2026-04-{day:02d}", ok(b"[]"))
@@ -638,7 +541,7 @@ def test_hf_daily_catch_up_is_capped_at_seven_days_and_a_failed_day_fails_the_so
         source = Source("hf", "hf-daily", url)
         run_poll(store, [source], datetime(2026, 4, 10, 6, 0, tzinfo=UTC))
         report = run_poll(store, [source], MONDAY)
-    assert site.paths()[1:] == ["/api/daily_papers"] + [
+    assert site.requests[1:] == ["/api/daily_papers"] + [
         f"/api/daily_papers?date=2026-04-{day}" for day in range(20, 23)
     ]
     assert errors(report) == {
@@ -649,11 +552,11 @@ def test_hf_daily_catch_up_is_capped_at_seven_days_and_a_failed_day_fails_the_so
 
 
 def test_hf_daily_with_another_url_is_fetched_as_is(store):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/daily.json", ok(b"[]"))
         run_poll(store, [Source("hf", "hf-daily", url)], datetime(2026, 4, 20, tzinfo=UTC))
         run_poll(store, [Source("hf", "hf-daily", url)], MONDAY)
-    assert site.paths() == ["/daily.json", "/daily.json"]
+    assert site.requests == ["/daily.json", "/daily.json"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -661,7 +564,7 @@ def test_hf_daily_with_another_url_is_fetched_as_is(store):
 
 
 def test_status_shows_consecutive_failures_and_the_last_error(tmp_path: Path):
-    with scripted_site() as site:
+    with http_site() as site:
         url = site.put("/rss", (500, {}, b""))
         (tmp_path / "settings.toml").write_text(
             f'[[sources]]\nname = "arxiv"\ntype = "feed"\nurl = "{url}"\n'

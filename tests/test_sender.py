@@ -23,7 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from ledger_sql import outbox_ids, outbox_row, pending_count
-from support import parse, run_bot
+from support import free_port, parse, run_bot
 
 from bot import identity
 from bot.errors import TemporarySendError
@@ -38,12 +38,6 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 FAST = RetryPolicy(base=0.05, cap=0.2, jitter=0.5, linger=3.0, breaker=3)
 PEOPLE = [f"p{i}@example.org" for i in range(6)]
 _MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
