@@ -17,6 +17,7 @@ from support import (
     FIXTURES,
     SUBSCRIBERS,
     BotRun,
+    Fault,
     Inbox,
     http_site,
     page_papers,
@@ -221,29 +222,16 @@ def test_a_daily_digest_missed_while_down_comes_once_on_start(tmp_path: Path):
         assert len(inbox.received) == 1
 
 
-class _GreylistOnce(Inbox):
-    """Answers the first message with 451 (greylisting), then accepts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refused = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        if self.refused == 0:
-            self.refused += 1
-            return "451 4.7.1 greylisted, try again later"
-        return await super().handle_DATA(server, session, envelope)
-
-
 def test_a_deferred_email_is_retried_by_the_daemon_without_a_new_poll(tmp_path: Path):
     everything = _all_titles()
-    with http_site() as site, smtp_server(_GreylistOnce()) as (inbox, port):
+    greylist = Inbox([Fault("DATA", "451 4.7.1 greylisted, try again later")])  # once
+    with http_site() as site, smtp_server(greylist) as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
         config = page_settings(tmp_path, url, port, [ALICE])
         with BotRun(tmp_path, config) as daemon:
             # The first attempt is refused; the page never changes, so only the daemon's own
             # look at the outbox (every 30 s) can send it again once its backoff is over.
-            assert wait_until(lambda: inbox.refused == 1, 20), daemon.log()
+            assert wait_until(lambda: inbox.started == 1, 20), daemon.log()
             assert wait_until(lambda: len(inbox.received) == 1, 50), daemon.log()
             [mail] = _mail_for(inbox, ALICE)
             assert titles_in(mail, everything) == _expected(ALICE, 0)
@@ -281,21 +269,9 @@ def test_daemons_sharing_a_postgresql_ledger_take_turns_to_lead(
         assert len(inbox.received) == 2
 
 
-class _SlowToQueue(Inbox):
-    """Takes 2 s over each message (then queues it and answers 250); `started` counts DATAs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        self.started += 1
-        await asyncio.sleep(2)
-        return await super().handle_DATA(server, session, envelope)
-
-
 def test_sigterm_finishes_the_message_in_flight_and_it_is_not_sent_again(tmp_path: Path):
-    with http_site() as site, smtp_server(_SlowToQueue()) as (inbox, port):
+    slow = Inbox(delay=2)  # takes 2 s over each message, then queues it and answers 250
+    with http_site() as site, smtp_server(slow) as (inbox, port):
         url = site.put("/papers", PAGE[0].read_bytes())
         config = page_settings(tmp_path, url, port, [ALICE])
         with BotRun(tmp_path, config) as daemon:

@@ -84,6 +84,7 @@ def test_adding_a_subscriber_repolls_nothing_and_an_edited_source_is_repolled_al
             moved = {**urls, "hf": site.put("/hf-moved", PAGES["hf"].read_bytes())}
             _settings(tmp_path, moved, "1h", ["alice@example.org", "bob@example.org"])
             assert wait_until(lambda: "/hf-moved" in site.requests, 10), daemon.log()
+            assert site.requests.count("/arxiv") == 1, site.requests  # not re-polled twice over
             assert wait_until(lambda: daemon.log().count("poll source=hf") == 2, 10)
             assert "repolled=hf" in daemon.log()
             assert daemon.stop() == 0

@@ -7,9 +7,7 @@ duplicates <= kills.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import re
 import signal
 import subprocess
 import time
@@ -18,8 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from support import bot_command, free_port, run_bot
+from support import Inbox, bot_command, run_bot, start_smtp
 
 from bot import identity
 from bot.ledger import Ledger
@@ -27,30 +24,14 @@ from bot.models import Paper
 
 PEOPLE = [f"k{i:03d}@example.org" for i in range(200)]
 KILLS = 20
-_MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
-
-
-class SlowSink:
-    """Waits `delay` s, then queues (records) the message and answers 250 at once."""
-
-    def __init__(self, delay: float):
-        self.delay = delay
-        self.accepted: list[tuple[str, str]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        await asyncio.sleep(self.delay)
-        found = _MESSAGE_ID.search(envelope.original_content or envelope.content)
-        self.accepted.append((envelope.rcpt_tos[0], found.group(1).decode() if found else "?"))
-        return "250 2.0.0 Queued"
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
 def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_connection(
     tmp_path: Path, concurrency: int
 ):
-    sink = SlowSink(delay=0.02)
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    sink = Inbox(delay=0.02)  # waits, then queues the message and answers 250 at once
+    controller = start_smtp(sink)
     try:
         config = tmp_path / "settings.toml"
         people = "".join(f'[[subscribers]]\nemail = "{e}"\nkeywords = ["paper"]\n' for e in PEOPLE)

@@ -20,6 +20,7 @@ import pytest
 from support import (
     FIXTURES,
     BotRun,
+    Fault,
     Inbox,
     bot_command,
     http_site,
@@ -27,19 +28,11 @@ from support import (
     parse,
     run_bot,
     smtp_server,
+    start_smtp,
     titles_in,
     wait_until,
 )
-from test_sender import (
-    PEOPLE,
-    T0,
-    FakeMTA,
-    Fault,
-    run,
-    settings_for,
-    start,
-    states,
-)
+from support.sending import PEOPLE, T0, run, settings_for, states
 
 from bot import identity
 from bot.errors import TemporarySendError
@@ -55,8 +48,8 @@ INNOCENT = [f"Innocent study {word}" for word in "ABCDEFGHI"]
 BIG = "The enormous study"
 
 
-class Keeper(FakeMTA):
-    """FakeMTA that also keeps the bytes of each message it queues; refuses above `limit` bytes
+class Keeper(Inbox):
+    """Inbox that also keeps the bytes of each message it queues; refuses above `limit` bytes
     with `too_big` at the end of DATA (a server without the SIZE extension)."""
 
     def __init__(self, limit: int | None = None, too_big: str = "") -> None:
@@ -125,7 +118,7 @@ def test_a_size_refusal_splits_the_email_and_only_the_too_big_paper_fails(store,
         handler, extra = Keeper(limit, "552 message size exceeds fixed maximum"), {}
     else:
         handler, extra = Keeper(limit, "554 5.3.4 Message too big for system"), {}
-    controller = start(handler, **extra)
+    controller = start_smtp(handler, **extra)
     try:
         report = run(settings_for(controller.port, people=[ALICE]), store, renderer)
     finally:
@@ -150,8 +143,8 @@ def test_a_size_refusal_splits_the_email_and_only_the_too_big_paper_fails(store,
 def test_a_final_reply_slower_than_the_command_timeout_is_one_email_not_a_retry(store, renderer):
     # RFC 5321 4.5.3.2.6: 10 minutes for the reply to the final dot. Server answers in 1.5 s,
     # mail.timeout is 0.5 s: before the fix each run timed out and sent the email again.
-    handler = FakeMTA(faults=[Fault("DATA", "slow", delay=1.5, times=-1)])
-    controller = start(handler)
+    handler = Inbox(faults=[Fault("DATA", "slow", delay=1.5, times=-1)])
+    controller = start_smtp(handler)
     try:
         _owe(store)
         settings = settings_for(controller.port, people=[ALICE], timeout=0.5)
@@ -166,7 +159,7 @@ def test_a_final_reply_slower_than_the_command_timeout_is_one_email_not_a_retry(
 
 def test_the_command_timeout_still_bounds_a_silent_mail_command(store, renderer):
     handler = _SilentAtMail()
-    controller = start(handler)
+    controller = start_smtp(handler)
     try:
         _owe(store)
         settings = settings_for(controller.port, people=[ALICE], timeout=0.5)
@@ -181,7 +174,7 @@ def test_the_command_timeout_still_bounds_a_silent_mail_command(store, renderer)
     assert seconds < 5
 
 
-class _SilentAtMail(FakeMTA):
+class _SilentAtMail(Inbox):
     def __init__(self) -> None:
         super().__init__()
         self.release = threading.Event()
@@ -212,8 +205,8 @@ def _settings_file(folder: Path, port: int, timeout: float) -> Path:
 
 
 def test_bot_send_three_times_against_a_slow_final_reply_mails_one_copy(tmp_path: Path):
-    handler = FakeMTA(faults=[Fault("DATA", "slow", delay=2.5, times=-1)])
-    controller = start(handler)
+    handler = Inbox(faults=[Fault("DATA", "slow", delay=2.5, times=-1)])
+    controller = start_smtp(handler)
     try:
         config = _settings_file(tmp_path, controller.port, 1)
         with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
@@ -234,8 +227,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def test_control_characters_in_a_reply_are_removed_from_bot_send_and_bot_status(tmp_path: Path):
-    handler = FakeMTA(faults=[Fault("RCPT", HOSTILE, times=-1)])
-    controller = start(handler)
+    handler = Inbox(faults=[Fault("RCPT", HOSTILE, times=-1)])
+    controller = start_smtp(handler)
     try:
         config = _settings_file(tmp_path, controller.port, 2)
         with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
@@ -273,8 +266,8 @@ def test_bot_status_cleans_a_reply_stored_raw_by_an_older_version(tmp_path: Path
 
 def test_an_email_deferred_for_5_days_becomes_failed_with_the_last_reply(tmp_path: Path):
     busy = "451 4.2.0 mailbox busy, try later"
-    handler = FakeMTA(faults=[Fault("RCPT", busy, times=-1)])
-    controller = start(handler)
+    handler = Inbox(faults=[Fault("RCPT", busy, times=-1)])
+    controller = start_smtp(handler)
     renderer = Renderer()
     try:
         config = _settings_file(tmp_path, controller.port, 2)
@@ -303,8 +296,8 @@ def test_an_email_deferred_for_5_days_becomes_failed_with_the_last_reply(tmp_pat
 
 
 def test_an_email_accepted_on_day_4_after_deferrals_is_sent(store, renderer):
-    handler = FakeMTA(faults=[Fault("RCPT", "451 4.2.0 busy", times=1)])
-    controller = start(handler)
+    handler = Inbox(faults=[Fault("RCPT", "451 4.2.0 busy", times=1)])
+    controller = start_smtp(handler)
     try:
         _owe(store)
         settings = settings_for(controller.port, people=[ALICE])
@@ -386,18 +379,9 @@ DAEMON_PAGE = FIXTURES / "pages" / "000_14d685580f9831a7.txt"
 REPLY_AFTER = 8.5  # longer than the daemon's 7 s grace for other jobs
 
 
-class _QueuedThenSlow(Inbox):
+def _queued_then_slow() -> Inbox:
     """Queues each message at once, then answers 250 only after REPLY_AFTER seconds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        self.started += 1
-        reply = await super().handle_DATA(server, session, envelope)
-        await asyncio.sleep(REPLY_AFTER)
-        return reply
+    return Inbox([Fault("DATA", "slow", times=-1, delay=REPLY_AFTER)])
 
 
 def _outbox_states(folder: Path) -> list[tuple[str, int]]:
@@ -406,7 +390,7 @@ def _outbox_states(folder: Path) -> list[tuple[str, int]]:
 
 
 def test_sigterm_while_the_final_reply_is_awaited_lets_it_arrive_and_records_it(tmp_path: Path):
-    with http_site() as site, smtp_server(_QueuedThenSlow()) as (inbox, port):
+    with http_site() as site, smtp_server(_queued_then_slow()) as (inbox, port):
         url = site.put("/papers", DAEMON_PAGE.read_bytes())
         config = page_settings(tmp_path, url, port, ["alice@example.org"])
         with BotRun(tmp_path, config) as daemon:
@@ -425,7 +409,7 @@ def test_sigterm_while_the_final_reply_is_awaited_lets_it_arrive_and_records_it(
 
 
 def test_sigterm_to_bot_send_finishes_the_email_in_flight_without_a_traceback(tmp_path: Path):
-    with smtp_server(_QueuedThenSlow()) as (inbox, port):
+    with smtp_server(_queued_then_slow()) as (inbox, port):
         config = _settings_file(tmp_path, port, 2)
         with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)

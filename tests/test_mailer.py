@@ -8,15 +8,12 @@ import shutil
 import socket
 import ssl
 import subprocess
-from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from support import free_port
+from support import Fault, Inbox, Passwords, free_port, start_smtp
 
 from bot.errors import ConfigError, PermanentSendError, TemporarySendError
 from bot.mail.transports import MaildirTransport, SmtpTransport, make_transport, open_transports
@@ -34,61 +31,10 @@ MESSAGE = (
 )
 
 
-@dataclass
-class Recorder:
-    """An aiosmtpd handler: records each accepted envelope; `script` answers by command instead."""
-
-    script: dict[str, str] = field(default_factory=dict)
-    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    ehlos: int = 0
-    quits: int = 0
-    drop_before_reply: bool = False
-    close_after: float | None = None
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        self.ehlos += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_QUIT(self, server, session, envelope):
-        self.quits += 1
-        return "221 Bye"
-
-    async def handle_MAIL(self, server, session, envelope, address, options):
-        if "MAIL" in self.script:
-            return self.script["MAIL"]
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_RCPT(self, server, session, envelope, address, options):
-        if "RCPT" in self.script:
-            return self.script["RCPT"]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if "DATA" in self.script:
-            return self.script["DATA"]
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        if self.drop_before_reply:
-            # RELIABILITY S6: the server queued the message but the reply never arrives.
-            server.transport.close()
-        elif self.close_after is not None:
-            # Like an idle timeout: the server hangs up some time after a good transaction.
-            asyncio.get_running_loop().call_later(self.close_after, server.transport.close)
-        return "250 2.0.0 Queued"
-
-
-def start(handler: Recorder, **smtp_kwargs) -> Controller:
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **smtp_kwargs)
-    controller.start()
-    return controller
-
-
 @pytest.fixture
 def server():
-    handler = Recorder()
-    controller = start(handler)
+    handler = Inbox()
+    controller = start_smtp(handler)
     try:
         yield handler, controller.port
     finally:
@@ -112,8 +58,8 @@ def test_smtp_delivers_and_reuses_one_connection(server):
     handler, port = server
     transport = SmtpTransport(settings(port), None)
     asyncio.run(send_all(transport, MESSAGE, MESSAGE + b"again\r\n"))
-    assert [(m[0], m[1]) for m in handler.messages] == [(SENDER, [RCPT])] * 2
-    assert handler.messages[0][2] == MESSAGE
+    assert [(m[0], m[1]) for m in handler.envelopes] == [(SENDER, [RCPT])] * 2
+    assert handler.envelopes[0][2] == MESSAGE
     assert handler.ehlos == 1
 
 
@@ -128,7 +74,7 @@ def test_open_transports_quits_every_worker_even_when_the_block_fails(server):
 
     with pytest.raises(RuntimeError, match="half-way"):
         asyncio.run(scenario())
-    assert len(handler.messages) == 3
+    assert len(handler.envelopes) == 3
     assert handler.quits == 3
 
 
@@ -146,7 +92,7 @@ def test_smtp_reconnects_after_the_server_hangs_up(server):
             await transport.close()
 
     asyncio.run(scenario())
-    assert len(handler.messages) == 2
+    assert len(handler.envelopes) == 2
     assert handler.ehlos == 2
 
 
@@ -164,7 +110,7 @@ def test_smtp_reconnects_after_the_server_hangs_up(server):
 )
 def test_smtp_refusals_map_to_temporary_or_permanent(server, command, answer, error, text):
     handler, port = server
-    handler.script[command] = answer
+    handler.faults.append(Fault(command, answer, times=-1))
     transport = SmtpTransport(settings(port), None)
     with pytest.raises(error) as caught:
         asyncio.run(send_all(transport, MESSAGE))
@@ -174,7 +120,7 @@ def test_smtp_refusals_map_to_temporary_or_permanent(server, command, answer, er
     assert str(caught.value) == expected
     if error is PermanentSendError:
         assert caught.value.reply == answer
-    assert handler.messages == []
+    assert handler.envelopes == []
 
 
 def test_smtp_recovers_on_the_same_transport_after_a_refusal(server):
@@ -183,16 +129,16 @@ def test_smtp_recovers_on_the_same_transport_after_a_refusal(server):
 
     async def scenario():
         try:
-            handler.script["RCPT"] = "550 5.1.1 no such user"
+            handler.faults.append(Fault("RCPT", "550 5.1.1 no such user", times=-1))
             with pytest.raises(PermanentSendError):
                 await transport.send(SENDER, "nobody@example.org", MESSAGE)
-            handler.script.clear()
+            handler.faults.clear()
             await transport.send(SENDER, RCPT, MESSAGE)
         finally:
             await transport.close()
 
     asyncio.run(scenario())
-    assert [m[1] for m in handler.messages] == [[RCPT]]
+    assert [m[1] for m in handler.envelopes] == [[RCPT]]
 
 
 def test_smtp_server_down_is_temporary():
@@ -205,13 +151,13 @@ def test_smtp_server_down_is_temporary():
 
 def test_smtp_drop_before_final_reply_is_temporary(server):
     handler, port = server
-    handler.drop_before_reply = True
+    handler.faults.append(Fault("DATA", "drop", times=-1))
     transport = SmtpTransport(settings(port), None)
     with pytest.raises(TemporarySendError) as caught:
         asyncio.run(send_all(transport, MESSAGE))
     assert str(caught.value).startswith(f"mail server 127.0.0.1:{port} closed the connection")
     # The server did queue it: a retry will duplicate it, which SPEC section 4 accepts.
-    assert len(handler.messages) == 1
+    assert len(handler.envelopes) == 1
 
 
 def test_smtp_silent_server_times_out_as_temporary():
@@ -226,23 +172,11 @@ def test_smtp_silent_server_times_out_as_temporary():
     assert str(caught.value) == f"mail server 127.0.0.1:{port} did not answer within 0.5 s"
 
 
-class Passwords:
-    """aiosmtpd authenticator accepting one user/password; records every username tried."""
-
-    def __init__(self):
-        self.tried: list[str] = []
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):
-        self.tried.append(auth_data.login.decode())
-        ok = auth_data.login == b"digest" and auth_data.password == b"hunter2"
-        return AuthResult(success=ok, handled=False)
-
-
 @pytest.fixture
 def auth_server():
-    handler, passwords = Recorder(), Passwords()
+    handler, passwords = Inbox(), Passwords()
     # Loopback test relay without TLS; the transport itself allows cleartext only to loopback.
-    controller = start(handler, authenticator=passwords, auth_require_tls=False)
+    controller = start_smtp(handler, authenticator=passwords, auth_require_tls=False)
     try:
         yield handler, passwords, controller.port
     finally:
@@ -256,7 +190,7 @@ def test_smtp_logs_in_with_the_password_from_the_environment(auth_server):
     assert "hunter2" not in repr(transport)
     asyncio.run(send_all(transport, MESSAGE))
     assert passwords.tried == ["digest"]
-    assert len(handler.messages) == 1
+    assert len(handler.envelopes) == 1
 
 
 def test_smtp_wrong_password_is_temporary_and_not_shown(auth_server):
@@ -268,7 +202,7 @@ def test_smtp_wrong_password_is_temporary_and_not_shown(auth_server):
     text = str(caught.value)
     assert text.startswith(f"mail server 127.0.0.1:{port} refused the login as 'digest' (535")
     assert "wrong-secret" not in text
-    assert handler.messages == []
+    assert handler.envelopes == []
 
 
 def test_starttls_required_but_not_offered_refuses_to_log_in(auth_server):
@@ -280,7 +214,7 @@ def test_starttls_required_but_not_offered_refuses_to_log_in(auth_server):
         asyncio.run(send_all(transport, MESSAGE))
     assert "STARTTLS" in str(caught.value)
     assert passwords.tried == []
-    assert handler.messages == []
+    assert handler.envelopes == []
 
 
 @pytest.fixture(scope="module")
@@ -309,12 +243,12 @@ def server_context(certificate) -> ssl.SSLContext:
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_untrusted_certificate_fails_closed(certificate, security):
     # RELIABILITY S11: nothing is sent to a server whose certificate we cannot verify.
-    handler = Recorder()
+    handler = Inbox()
     context = server_context(certificate)
     if security == "tls":
-        controller = start(handler, ssl_context=context)
+        controller = start_smtp(handler, ssl_context=context)
     else:
-        controller = start(handler, tls_context=context, require_starttls=True)
+        controller = start_smtp(handler, tls_context=context, require_starttls=True)
     try:
         transport = SmtpTransport(settings(controller.port, security=security), None)
         with pytest.raises(TemporarySendError) as caught:
@@ -326,20 +260,20 @@ def test_untrusted_certificate_fails_closed(certificate, security):
         "self-signed certificate; set mail.host to the name on the certificate or install its CA "
         "on this machine"
     )
-    assert handler.messages == []
+    assert handler.envelopes == []
 
 
 def test_starttls_with_a_trusted_certificate_delivers(certificate, monkeypatch):
     # OpenSSL reads SSL_CERT_FILE when aiosmtplib builds its default, verifying context.
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    handler = Recorder()
-    controller = start(handler, tls_context=server_context(certificate), require_starttls=True)
+    handler = Inbox()
+    controller = start_smtp(handler, tls_context=server_context(certificate), require_starttls=True)
     try:
         transport = SmtpTransport(settings(controller.port, security="starttls"), None)
         asyncio.run(send_all(transport, MESSAGE))
     finally:
         controller.stop()
-    assert [m[2] for m in handler.messages] == [MESSAGE]
+    assert [m[2] for m in handler.envelopes] == [MESSAGE]
 
 
 def test_make_transport_names_a_missing_password_variable():

@@ -9,115 +9,34 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import socket
 import sqlite3
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from ledger_sql import outbox_ids, outbox_row, pending_count
-from support import free_port, parse, run_bot
+from support import Fault, Inbox, Passwords, free_port, parse, run_bot, start_smtp
+from support.sending import FAST, PEOPLE, T0, owe, run, send_once, settings_for, states
 
 from bot import identity
 from bot.errors import TemporarySendError
 from bot.ledger import Ledger
 from bot.ledger.claims import new_owner
 from bot.mail.render import Renderer, bundled_templates
-from bot.mail.send import RetryPolicy, send
+from bot.mail.send import send
 from bot.mail.transports import SmtpTransport, make_transport
-from bot.models import MailSettings, Paper, Settings, Subscriber
-
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-FAST = RetryPolicy(base=0.05, cap=0.2, jitter=0.5, linger=3.0, breaker=3)
-PEOPLE = [f"p{i}@example.org" for i in range(6)]
-_MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
-
-
-@dataclass
-class Fault:
-    """Answer `reply` to `command` (MAIL, RCPT, DATA) for `who` (None: anyone), `times` times.
-
-    DATA faults may instead be "drop" (queue it, then hang up before the reply) or "slow" (queue
-    it, then answer after `delay` seconds).
-    """
-
-    command: str
-    reply: str
-    who: str | None = None
-    times: int = 1
-    delay: float = 0.0
-
-
-@dataclass
-class FakeMTA:
-    """aiosmtpd handler: records (recipient, Message-ID) of each message it queues, plays faults."""
-
-    faults: list[Fault] = field(default_factory=list)
-    accepted: list[tuple[str, str]] = field(default_factory=list)
-    rcpts: Counter = field(default_factory=Counter)  # RCPT commands seen per address
-    ehlos: int = 0
-
-    def _fault(self, command: str, who: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.command == command and fault.who in (None, who) and fault.times != 0:
-                fault.times -= 1
-                return fault
-        return None
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-        self.ehlos += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
-        fault = self._fault("MAIL", address)
-        if fault:
-            return fault.reply
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
-        self.rcpts[address] += 1
-        fault = self._fault("RCPT", address)
-        if fault:
-            return fault.reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        rcpt = envelope.rcpt_tos[0]
-        fault = self._fault("DATA", rcpt)
-        if fault and fault.reply not in ("drop", "slow"):
-            return fault.reply
-        found = _MESSAGE_ID.search(envelope.original_content or envelope.content)
-        self.accepted.append((rcpt, found.group(1).decode() if found else "?"))
-        if fault and fault.reply == "drop":
-            server.transport.close()  # RELIABILITY S6: queued, but the 250 never arrives
-        elif fault and fault.reply == "slow":
-            await asyncio.sleep(fault.delay)  # RELIABILITY S7: longer than the client waits
-        return "250 2.0.0 Queued"
-
-    def counts(self) -> Counter:
-        return Counter(rcpt for rcpt, _ in self.accepted)
-
-
-def start(handler: FakeMTA, port: int | None = None, **kwargs) -> Controller:
-    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), **kwargs)
-    controller.start()
-    return controller
+from bot.models import Paper
 
 
 @pytest.fixture
 def mta():
-    handler = FakeMTA()
-    controller = start(handler)
+    handler = Inbox()
+    controller = start_smtp(handler)
     try:
         yield handler, controller.port
     finally:
@@ -135,64 +54,8 @@ def store(tmp_path: Path):
         yield opened
 
 
-def settings_for(port: int, people=PEOPLE, **mail) -> Settings:
-    values = {"transport": "smtp", "host": "127.0.0.1", "port": port, "security": "none"}
-    return Settings(
-        path=Path("settings.toml"),
-        max_items=mail.pop("max_items", 50),
-        mail=MailSettings(**{**values, "timeout": 2.0, **mail}),
-        subscribers=tuple(Subscriber(email, keywords=("paper",)) for email in people),
-    )
-
-
-def owe(store: Ledger, people=PEOPLE, each: int = 1, start: int = 0, now=T0) -> None:
-    """Queue `each` new papers for every person (their own papers)."""
-    store.papers.ensure_subscribers(people, T0 - timedelta(days=1))
-    papers, plan = [], []
-    for k, email in enumerate(people):
-        for j in range(each):
-            n = start + k * each + j
-            paper = identity.identify(
-                Paper(
-                    title=f"Paper number {n}",
-                    url=f"https://arxiv.org/abs/2511.{n:05d}v1",
-                    abstract="An abstract about a paper.",
-                    sources=("arxiv",),
-                )
-            )
-            papers.append(paper)
-            plan.append((email, paper.id, ("paper",)))
-    store.papers.record(papers, now, lambda new: plan)
-
-
-async def send_once(settings, store, renderer, now=T0, policy=FAST):
-    """One send run over one fresh connection, closed afterwards (inside a running loop)."""
-    transport = make_transport(settings.mail, {})
-    try:
-        return await send(settings, store, [transport], renderer, now, policy=policy)
-    finally:
-        await transport.close()
-
-
-def run(settings, store, renderer, now=T0, transports=None, **kwargs):
-    pool = transports or [make_transport(settings.mail, {})]
-
-    async def go():
-        try:
-            return await send(settings, store, pool, renderer, now, policy=FAST, **kwargs)
-        finally:
-            for transport in pool:
-                await transport.close()
-
-    return asyncio.run(go())
-
-
-def everyone_once(handler: FakeMTA, people=PEOPLE) -> None:
+def everyone_once(handler: Inbox, people=PEOPLE) -> None:
     assert handler.counts() == Counter({email: 1 for email in people})
-
-
-def states(store: Ledger) -> dict[str, dict[str, int]]:
-    return {e: {k: v for k, v in c.items() if v} for e, c in store.status().deliveries.items()}
 
 
 # --- the happy path ---------------------------------------------------------------------------
@@ -313,8 +176,8 @@ def test_s1_server_down_then_up(store, renderer, caplog):
     assert down.emails == 0 and down.stopped == "3 failures in a row; the rest stays pending"
     assert [r.levelname for r in caplog.records].count("ERROR") == 1
     assert states(store) == {email: {"pending": 1} for email in PEOPLE}
-    handler = FakeMTA()
-    controller = start(handler, port=port)
+    handler = Inbox()
+    controller = start_smtp(handler, port=port)
     try:
         up = run(settings, store, renderer, now=T0 + timedelta(minutes=5))
     finally:
@@ -343,8 +206,8 @@ def test_s2_421_at_greeting_then_a_later_run_delivers(store, renderer):
     report = asyncio.run(busy_then_send())
     assert report.emails == 0
     assert any("421 4.3.2 too busy" in line for line in report.deferred)
-    handler = FakeMTA()
-    controller = start(handler, port=settings.mail.port)
+    handler = Inbox()
+    controller = start_smtp(handler, port=settings.mail.port)
     try:
         run(settings, store, renderer, now=T0 + timedelta(minutes=5))
     finally:
@@ -418,8 +281,8 @@ def test_s4_550_for_one_recipient_is_failed_with_the_reply_and_never_retried(mta
 
 
 def test_s6a_connection_dropped_mid_data_is_resent_once(store, renderer):
-    handler = FakeMTA()
-    controller = start(handler)
+    handler = Inbox()
+    controller = start_smtp(handler)
     owe(store, people=PEOPLE[:3])
     settings = settings_for(free_port(), people=PEOPLE[:3])
     drops = []
@@ -500,18 +363,9 @@ def test_s8_the_breaker_stops_after_consecutive_permanent_refusals(mta, store, r
     assert sum(c.get("pending", 0) for c in states(store).values()) == 3
 
 
-class Passwords:
-    def __init__(self):
-        self.tried: list[str] = []
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):
-        self.tried.append(auth_data.login.decode())
-        return AuthResult(success=auth_data.password == b"hunter2", handled=False)
-
-
 def test_s9_535_login_refused_stops_the_run_and_changes_no_delivery(store, renderer):
-    handler, passwords = FakeMTA(), Passwords()
-    controller = start(handler, authenticator=passwords, auth_require_tls=False)
+    handler, passwords = Inbox(), Passwords()
+    controller = start_smtp(handler, authenticator=passwords, auth_require_tls=False)
     try:
         owe(store)
         mail = {"username": "digest", "password_env": "PW"}
@@ -528,8 +382,8 @@ def test_s9_535_login_refused_stops_the_run_and_changes_no_delivery(store, rende
 
 
 def test_s10_no_starttls_offered_while_credentials_are_set_sends_nothing(store, renderer):
-    handler, passwords = FakeMTA(), Passwords()
-    controller = start(handler, authenticator=passwords, auth_require_tls=False)
+    handler, passwords = Inbox(), Passwords()
+    controller = start_smtp(handler, authenticator=passwords, auth_require_tls=False)
     try:
         owe(store, people=PEOPLE[:2])
         mail = {"security": "starttls", "username": "digest", "password_env": "PW"}
@@ -697,8 +551,8 @@ def test_a_pid_in_another_pid_namespace_is_never_taken_for_dead(mta, store, rend
 
 
 def test_two_senders_sharing_one_ledger_send_each_email_once(database_url, renderer):
-    handler = FakeMTA()
-    controller = start(handler)
+    handler = Inbox()
+    controller = start_smtp(handler)
     people = [f"q{i}@example.org" for i in range(40)]
     settings = settings_for(controller.port, people=people)
     try:

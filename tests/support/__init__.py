@@ -6,17 +6,8 @@ from pathlib import Path
 from support.cli import BotRun, bot_command, page_settings, run_bot
 from support.mailbox import html_text, maildir_messages, parse, titles_in
 from support.oracle import SUBSCRIBERS, has_phrase, has_word, page_papers, words
-from support.servers import (
-    Inbox,
-    Reply,
-    Site,
-    free_port,
-    http_site,
-    ok,
-    raw_server,
-    serving,
-    smtp_server,
-)
+from support.servers import Reply, Site, http_site, ok, raw_server, serving
+from support.smtp import Fault, Inbox, Passwords, free_port, smtp_server, start_smtp
 from support.waits import until, wait_until
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -25,7 +16,9 @@ __all__ = [
     "FIXTURES",
     "SUBSCRIBERS",
     "BotRun",
+    "Fault",
     "Inbox",
+    "Passwords",
     "Reply",
     "Site",
     "bot_command",
@@ -43,6 +36,7 @@ __all__ = [
     "run_bot",
     "serving",
     "smtp_server",
+    "start_smtp",
     "titles_in",
     "until",
     "wait_until",

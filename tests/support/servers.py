@@ -1,4 +1,4 @@
-"""Real servers on loopback: an HTTP server, a raw TCP one, an SMTP server.
+"""Real servers on loopback: an HTTP server and a raw TCP one (SMTP: support.smtp).
 
 Both are context managers that always stop what they started.
 """
@@ -10,20 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from aiosmtpd.controller import Controller
-
-from support.mailbox import parse
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (aiosmtpd 1.4's Controller cannot take 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 Reply = tuple[int, dict[str, str], bytes]  # status, headers, body
 Route = Reply | list[Reply] | Callable[[dict[str, str]], Reply]
@@ -111,38 +98,6 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-class Inbox:
-    """An aiosmtpd handler that records each accepted message with its envelope recipients."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        self.received.append(
-            (list(envelope.rcpt_tos), envelope.original_content or envelope.content)
-        )
-        return "250 OK queued"
-
-    def messages(self) -> list[EmailMessage]:
-        return [parse(raw) for _, raw in self.received]
-
-    def clear(self) -> None:
-        self.received.clear()
-
-
-@contextmanager
-def smtp_server(handler: Inbox | None = None) -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port; stopped on exit."""
-    inbox = handler or Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @contextmanager
