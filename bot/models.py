@@ -73,6 +73,7 @@ class Subscriber:
     day: str = "mon"  # for weekly: one of WEEKDAYS
     timezone: str = "UTC"
     sources: tuple[str, ...] | None = None
+    abstract: str | None = None  # "snippet" | "full"; None: the [bot] setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class Settings:
     database: str = "sqlite:///bot.db"
     timezone: str = "UTC"
     max_items: int = 50
+    abstract: str = "snippet"  # "snippet" | "full" (SPEC section 2)
     templates: Path | None = None
     mail: MailSettings = field(default_factory=MailSettings)
     sources: tuple[Source, ...] = ()

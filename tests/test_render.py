@@ -44,8 +44,10 @@ def item(paper: Paper, *queries: str, title=(), abstract=()) -> DigestItem:
     return DigestItem(paper, tuple(queries), tuple(title), tuple(abstract))
 
 
-def digest(*items: DigestItem, more=0, unsubscribe="https://digest.example.org/u/tok") -> Digest:
-    return Digest(ALICE, tuple(items), more, NOW, unsubscribe)
+def digest(
+    *items: DigestItem, more=0, unsubscribe="https://digest.example.org/u/tok", full=False
+) -> Digest:
+    return Digest(ALICE, tuple(items), more, NOW, unsubscribe, full_abstracts=full)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,15 @@ def test_text_part_lists_each_paper_with_its_details(renderer):
     assert text == (
         "Hello Alice,\n"
         "\n"
-        "2 new papers match your keywords.\n"
+        "2 new papers match your keywords, best first.\n"
+        "\n"
+        "language model cascade or deferral\n"
+        "  1. Language Model Cascades with Learned Deferral\n"
+        "\n"
+        "judge*\n"
+        "  2. Judges All the Way Down\n"
+        "\n"
+        "------------------------------------------------------------------------------\n"
         "\n"
         "1. *Language Model* Cascades with Learned Deferral\n"
         "    https://arxiv.org/abs/2405.00001\n"
@@ -122,7 +132,9 @@ def test_html_part_links_titles_marks_matches_and_inlines_css(renderer):
     ]
     assert ">Language Model</mark> Cascades with Learned Deferral</a>" in html
     marks = [attrs for tag, attrs in tags.tags if tag == "mark"]
-    assert len(marks) == 1 and "background" in (marks[0]["style"] or "")
+    # <mark> is styled by the <style> block (not inlined: it repeats on every match).
+    assert len(marks) == 1 and "style" not in marks[0]
+    assert "mark { background: #fff1a8;" in html
     assert "Ada Lovelace, Alan Turing" in html
     assert "arxiv-cs-cl, hf-daily · 2024-05-01" in html
     assert "We study when a small language model should defer to a large one." in html
@@ -130,7 +142,10 @@ def test_html_part_links_titles_marks_matches_and_inlines_css(renderer):
     assert '"language model" AND (cascade OR deferral)</code>' in html
     assert "title:judge*</code>" in html
     assert "1 more paper will come in the next email." in html
-    assert "<style" not in html  # inlined into style="" attributes
+    # Inlined into style="" attributes, except the @media rules (dark mode) which cannot be.
+    assert 'class="paper" id="paper-1" style="background: #ffffff;' in html
+    assert html.count("<style") == 1 and "@media (prefers-color-scheme: dark)" in html
+    assert "border-radius: 6px; padding: 12px 14px;" not in html
     assert "<title>1 new paper: language model cascade or deferral, judge*</title>" in html
 
 
@@ -157,8 +172,8 @@ def test_hostile_paper_text_is_escaped_and_unlinked(renderer):
     assert "Mallory &lt;mallory@example.com&gt;, Eveevil" in html
     # The text part shows the text as it is, on one line per field.
     assert (
-        '1. <script>alert(1)</script> "Quoted" <img src=x onerror=alert(2)> {{ 7*7\n'
-        "    }} {% if 1 %}\n"
+        '1. <script>alert(1)</script> "Quoted" <img src=x onerror=alert(2)> {{ 7*7 }}\n'
+        "    {% if 1 %}\n"
     ) in text
     assert "javascript" not in text.split("Matched")[0]
     assert "\r" not in text and "\nBcc:" not in text
@@ -216,10 +231,10 @@ def test_non_ascii_and_very_long_words_wrap_in_the_text_part(renderer):
         abstract=f"Intro {word} and Ünïcödé words. " * 3,
         sources=("feed",),
     )
-    text, html = renderer.render(digest(item(paper, "sprachmodelle", title=[(5, 10)])))
+    text, html = renderer.render(digest(item(paper, "sprachmodelle", title=[(5, 10)]), full=True))
     assert "1. Über *große* Sprachmodelle — 大型语言模型\n" in text
     # Every line but a link alone (cutting it would break it) fits.
-    assert max(len(line) for line in text.splitlines() if not line.startswith("    https:")) <= 76
+    assert max(len(line) for line in text.splitlines() if not line.startswith("    https:")) <= 78
     assert "".join(text.split()).count(word) == 3
     assert "Über <mark" in html and ">große</mark> Sprachmodelle — 大型语言模型" in html
 
@@ -312,7 +327,9 @@ def test_any_paper_renders_to_inert_html(
         digest(item(paper, title, title=title_marks, abstract=abstract_marks), unsubscribe=None)
     )
     tags = Tags(html)
-    assert not [t for t, _ in tags.tags if t in ("script", "img", "iframe", "style")]
+    assert not [t for t, _ in tags.tags if t in ("script", "img", "iframe")]
+    # The one <style> block is the template's own, in <head>, before any paper text.
+    assert html.count("<style") == 1 and html.index("</style>") < html.index("<body")
     assert not [name for _, attrs in tags.tags for name in attrs if name.startswith("on")]
     assert all(href.lower().startswith(("http://", "https://")) for href in tags.hrefs())
     assert "\r" not in text

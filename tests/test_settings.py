@@ -390,7 +390,7 @@ CASES = [
         subscriber('keywords = ["a"]\n"my key" = 1'),
         [
             S + 'subscribers[0]."my key": unknown key (remove it; the keys here are: email,'
-            " name, keywords, cadence, send_at, day, timezone, sources)"
+            " name, keywords, cadence, send_at, day, timezone, sources, abstract)"
         ],
     ),
     (

@@ -310,8 +310,9 @@ def _preview(args: argparse.Namespace) -> int:
     if subscriber is None:
         raise ConfigError(f"{settings.path}: no subscriber {args.email!r} (see 'bot status')")
     with _ledger(settings, read_only=True) as ledger:
+        renderer = Renderer(settings.templates)
         composed = compose_for(
-            settings, ledger.deliveries, subscriber, Renderer(settings.templates), _now()
+            settings, ledger.deliveries, subscriber, renderer, _now(), ledger.papers
         )
     if composed is None:
         print(f"nothing pending for {subscriber.email}")

@@ -74,6 +74,11 @@ def _person_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only papers from this source (repeat for several)",
     )
+    parser.add_argument(
+        "--abstract",
+        choices=("snippet", "full"),
+        help="what a card shows of each abstract (default: abstract in [bot])",
+    )
 
 
 def _person_fields(args: argparse.Namespace) -> dict:

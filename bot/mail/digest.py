@@ -15,7 +15,8 @@ from bot.links import paper_link
 from bot.mail import mime as message
 from bot.mail.render import Digest, DigestItem, Renderer, subject
 from bot.models import Paper, Pending, Settings, Subscriber
-from bot.query.matcher import highlight, rank_key
+from bot.query.matcher import highlight
+from bot.query.rank import Corpus, rank_key, score
 
 __all__ = [
     "Composed",
@@ -24,12 +25,16 @@ __all__ = [
     "compose_for",
     "compose_isolating",
     "ranked",
+    "reference_corpus",
     "email_batch",
     "MAX_LISTED",
 ]
 
 # SPEC section 4: past max_items, up to this many papers are listed one line each in the same email.
 MAX_LISTED = 1000
+# How rare a word is (query.rank) is judged on the ledger's newest papers: enough for stable
+# frequencies of a field's vocabulary, few enough to tokenize in well under a second.
+CORPUS_PAPERS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +48,36 @@ class Composed:
     message_id: str
 
 
-def ranked(pending: Sequence[Pending]) -> list[Pending]:
-    """Pending deliveries best first (the order of the digest)."""
-    return sorted(pending, key=lambda d: rank_key(d.paper, d.queries))
+def reference_corpus(papers) -> Corpus:
+    """The papers word rarity is judged on (query.rank): the ledger's newest CORPUS_PAPERS
+    (`papers` is the ledger's bot.ledger.Papers)."""
+    return Corpus(papers.seen(limit=CORPUS_PAPERS))
+
+
+def ranked(pending: Sequence[Pending], corpus: Corpus | None = None) -> list[Pending]:
+    """Pending deliveries best first (the order of the digest): query.rank's score, ties newest
+    first. Without `corpus`, word rarity is judged on the pending papers themselves."""
+    if corpus is None:
+        corpus = Corpus(d.paper for d in pending)
+    return sorted(pending, key=lambda d: rank_key(d.paper, d.queries, corpus))
 
 
 def compose_for(
-    settings: Settings, deliveries, subscriber: Subscriber, renderer: Renderer, now: datetime
+    settings: Settings,
+    deliveries,
+    subscriber: Subscriber,
+    renderer: Renderer,
+    now: datetime,
+    papers=None,
 ) -> Composed | None:
     """The subscriber's next digest: what `compose` makes of its pending deliveries; or None.
 
-    Reads the ledger's `deliveries`, changes nothing (`bot preview`).
+    Reads the ledger's `deliveries` (and its `papers` for word rarity, when given), changes
+    nothing (`bot preview`).
     """
-    return compose(
-        settings, subscriber, ranked(deliveries.pending(subscriber.email)), renderer, now
-    )
+    corpus = reference_corpus(papers) if papers is not None else None
+    pending = ranked(deliveries.pending(subscriber.email), corpus)
+    return compose(settings, subscriber, pending, renderer, now, corpus)
 
 
 def compose(
@@ -66,23 +86,29 @@ def compose(
     pending: Sequence[Pending],
     renderer: Renderer,
     now: datetime,
+    corpus: Corpus | None = None,
 ) -> Composed | None:
     """The email holding `pending` (already ranked), or None if empty (SPEC section 4).
 
     The best max_items are cards, the rest are listed one line each (see `email_batch`); papers
-    past that are announced as coming in the next email. Raises whatever rendering or encoding
-    raises.
+    past that are announced as coming in the next email. `corpus` judges word rarity for the
+    table of contents' grouping (None: the papers themselves). Raises whatever rendering or
+    encoding raises.
     """
     batch = email_batch(pending, settings.max_items)
     if not batch:
         return None
     source_urls = [source.url for source in settings.sources]
+    cards = batch[: settings.max_items]
+    if corpus is None:
+        corpus = Corpus(d.paper for d in cards)
     items = []
-    for delivery in batch[: settings.max_items]:
+    for delivery in cards:
         marks = highlight(delivery.paper, delivery.queries)
         link = paper_link(delivery.paper, source_urls)
+        best = score(delivery.paper, delivery.queries, corpus).best_query
         items.append(
-            DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract, link)
+            DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract, link, best)
         )
     listed = tuple(
         DigestItem(d.paper, d.queries, link=paper_link(d.paper, source_urls))
@@ -92,7 +118,10 @@ def compose(
     unsubscribe = _unsubscribe_url(
         settings.mail.unsubscribe, subscriber.email, message.sender_address(sender)
     )
-    digest = Digest(subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed)
+    full = (subscriber.abstract or settings.abstract) == "full"
+    digest = Digest(
+        subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed, full
+    )
     text, html = renderer.render(digest)
     paper_ids = [d.paper.id for d in batch]
     domain = message.sender_domain(sender)
@@ -144,6 +173,7 @@ def compose_isolating(
     pending: Sequence[Pending],
     renderer: Renderer,
     now: datetime,
+    corpus: Corpus | None = None,
 ) -> Isolated:
     """Like `compose`, but when the email cannot be built, leave out the papers that break it.
 
@@ -152,7 +182,7 @@ def compose_isolating(
     builds alone but not together (a digest-level template branch), no paper is to blame either.
     """
     try:
-        return Isolated(compose(settings, subscriber, pending, renderer, now), [])
+        return Isolated(compose(settings, subscriber, pending, renderer, now, corpus), [])
     except Exception as exc:  # noqa: BLE001 (any failure of one message must not stop the others)
         together = _one_line(exc)
     try:
@@ -170,7 +200,7 @@ def compose_isolating(
     left_out = {paper_id for paper_id, _ in bad}
     rest = [d for d in pending if d.paper.id not in left_out]
     try:
-        composed = compose(settings, subscriber, rest, renderer, now)
+        composed = compose(settings, subscriber, rest, renderer, now, corpus)
     except Exception:  # noqa: BLE001 (the rest waits for the next run)
         composed = None
     return Isolated(composed, bad)

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from bot.ledger import Database, Deliveries, OffLoop, Outbox, OutboxEmail
-from bot.mail.digest import compose, compose_isolating, ranked
+from bot.ledger import Database, Deliveries, OffLoop, Outbox, OutboxEmail, Papers
+from bot.mail.digest import CORPUS_PAPERS, compose, compose_isolating, ranked
 from bot.mail.render import Renderer
 from bot.mail.retry import RetryPolicy, SendReport
 from bot.models import Settings, Subscriber
+from bot.query.rank import Corpus
 
 __all__ = ["MailLedger", "fill", "split"]
 
@@ -26,10 +27,14 @@ log = logging.getLogger("bot.mail.send")  # one logger for a send run, whichever
 
 class MailLedger(Protocol):
     """What the sender uses of the ledger (bot.ledger.Ledger has it): deliveries and the outbox,
-    and the database handle only for its worker thread (`Database.worker`)."""
+    the newest papers (word rarity for ranking, query.rank), and the database handle only for its
+    worker thread (`Database.worker`)."""
 
     @property
     def database(self) -> Database: ...
+
+    @property
+    def papers(self) -> Papers: ...
 
     @property
     def deliveries(self) -> Deliveries: ...
@@ -58,6 +63,7 @@ async def fill(
     """
     deliveries, outbox = ledger.deliveries, ledger.outbox
     waiting = await run(outbox.open_emails)
+    corpus = None  # built on the first email to fill, once per run
     for email in await run(deliveries.emails_with_pending):
         await asyncio.sleep(0)
         if stop is not None and stop.is_set():
@@ -68,8 +74,10 @@ async def fill(
         key = period(subscriber) if period is not None else None
         if key is not None and await run(outbox.has_digest, email, key):
             continue
-        pending = ranked(await run(deliveries.pending, email))
-        made = compose_isolating(settings, subscriber, pending, renderer, now)
+        if corpus is None:
+            corpus = await _corpus(ledger, run)
+        pending = ranked(await run(deliveries.pending, email), corpus)
+        made = compose_isolating(settings, subscriber, pending, renderer, now, corpus)
         if made.blocked is not None:
             # A template or code problem: no paper is to blame, so none is counted; all wait.
             log.error("subscriber=%s build=failed error=%r", email, made.blocked)
@@ -110,13 +118,14 @@ async def split(
     (0: not split, the email is failed as refused).
     """
     subscriber = known.get(row.email)
-    papers = ranked(await run(ledger.deliveries.pending, row.email, None, row.id))
+    corpus = await _corpus(ledger, run)
+    papers = ranked(await run(ledger.deliveries.pending, row.email, None, row.id), corpus)
     if subscriber is None or len(papers) < 2:
         return 0
     middle = (len(papers) + 1) // 2
     try:
         parts = [
-            compose(settings, subscriber, half, renderer, now)
+            compose(settings, subscriber, half, renderer, now, corpus)
             for half in (papers[:middle], papers[middle:])
         ]
     except Exception as exc:  # noqa: BLE001 (it was built once; if not now, fail it as refused)
@@ -124,3 +133,8 @@ async def split(
         return 0
     made = [(p.paper_ids, p.message_id, p.data) for p in parts if p is not None]
     return len(made) if await run(ledger.outbox.split_email, row.id, owner, made) else 0
+
+
+async def _corpus(ledger: MailLedger, run: OffLoop) -> Corpus:
+    """Word rarity for ranking (query.rank): the ledger's newest papers, read off the loop."""
+    return Corpus(await run(ledger.papers.seen, None, CORPUS_PAPERS))

@@ -24,6 +24,7 @@ import jinja2
 import bot
 from bot.errors import ConfigError
 from bot.links import PaperLink, paper_link
+from bot.mail.snippet import snippet
 from bot.models import Paper, Subscriber
 from bot.text import one_line
 
@@ -32,8 +33,9 @@ __all__ = ["DigestItem", "Digest", "Renderer", "subject", "bundled_templates"]
 TEXT_TEMPLATE = "digest.txt.j2"
 HTML_TEMPLATE = "digest.html.j2"
 
-# Plain-text layout: lines of at most WIDTH columns, paper details indented under the title.
-_WIDTH = 76
+# Plain-text layout: lines of at most WIDTH columns (SPEC section 6: 78, what a terminal mail
+# client shows without wrapping), paper details indented under the title.
+_WIDTH = 78
 _INDENT = "    "
 _MAX_AUTHORS = 10
 _SUBJECT_LIMIT = 70
@@ -53,6 +55,7 @@ class DigestItem:
     """One paper in a digest, the queries it matched, and char spans of title/abstract to mark.
 
     `link` is the link to show (links.paper_link); None: worked out from the paper alone.
+    `best` is the query that scored highest (query.rank): the table of contents groups by it.
     """
 
     paper: Paper
@@ -60,12 +63,14 @@ class DigestItem:
     title_marks: tuple[tuple[int, int], ...] = ()
     abstract_marks: tuple[tuple[int, int], ...] = ()
     link: PaperLink | None = None
+    best: str | None = None
 
 
 @dataclass(frozen=True)
 class Digest:
     """One email's worth: `items` shown as cards, `listed` one line each after them (SPEC section
-    4: the rest of what is due), `more` papers left for the next email; `now` is the send time."""
+    4: the rest of what is due), `more` papers left for the next email; `now` is the send time.
+    `full_abstracts`: whole abstracts instead of snippets (SPEC section 2, abstract = "full")."""
 
     subscriber: Subscriber
     items: tuple[DigestItem, ...]
@@ -73,6 +78,7 @@ class Digest:
     now: datetime
     unsubscribe_url: str | None
     listed: tuple[DigestItem, ...] = ()
+    full_abstracts: bool = False
 
 
 def bundled_templates() -> Path:
@@ -113,8 +119,10 @@ class Renderer:
         )
         self._text = self._load(TEXT_TEMPLATE)
         self._html = self._load(HTML_TEMPLATE)
-        # Mail clients ignore <style>; never fetch a stylesheet while rendering.
-        self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
+        # Many mail clients ignore <style>, so rules become style="" attributes; @media rules
+        # (dark mode, narrow screens) cannot be attributes and stay in a <style> block, which the
+        # clients that honour them read. Never fetch a stylesheet while rendering.
+        self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
         # DESIGN "Pitfalls": wrapping abstracts dominates rendering, so a paper is prepared once and
         # reused for every subscriber who gets it.
         self._prepare = functools.lru_cache(maxsize=4096)(_prepare_paper)
@@ -135,10 +143,16 @@ class Renderer:
         items = []
         for number, item in enumerate(digest.items, 1):
             link = item.link or paper_link(item.paper)
-            view = dict(self._prepare(item.paper, item.title_marks, item.abstract_marks, link))
+            view = dict(
+                self._prepare(
+                    item.paper, item.title_marks, item.abstract_marks, link, digest.full_abstracts
+                )
+            )
             view["number"] = number
             view["queries"] = tuple(dict.fromkeys(one_line(q) for q in item.queries))
+            view["matched_text"] = _wrap("Matched: " + "; ".join(view["queries"]))
             items.append(view)
+        toc = _contents(digest.items, items)
         listed = [
             _line_view(item, number)
             for number, item in enumerate(digest.listed, len(digest.items) + 1)
@@ -150,6 +164,7 @@ class Renderer:
             "name": one_line(digest.subscriber.name),
             "email": one_line(digest.subscriber.email),
             "items": items,
+            "toc": toc,
             "listed": listed,
             "count": len(items) + len(listed),
             "more": max(digest.more, 0),
@@ -174,6 +189,32 @@ def _fill(template: jinja2.Template, context: dict[str, Any]) -> str:
     except jinja2.TemplateError as exc:
         where = template.filename or template.name
         raise ConfigError(f"template {where}: {one_line(str(exc))}") from None
+
+
+def _contents(items: Sequence[DigestItem], views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table of contents: the cards' titles grouped by the query that matched each best,
+    groups in the order of their best card."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item, view in zip(items, views, strict=True):
+        query = item.best or (item.queries[0] if item.queries else "")
+        number = f"{view['number']}. "
+        groups.setdefault(query, []).append(
+            {
+                "number": view["number"],
+                "title": view["title"],
+                "title_text": textwrap.fill(
+                    view["title"],
+                    width=_WIDTH,
+                    initial_indent=f"  {number}",
+                    subsequent_indent=" " * (2 + len(number)),
+                    break_on_hyphens=False,
+                ),
+            }
+        )
+    return [
+        {"query": one_line(query), "topic": _topic(query) or one_line(query), "items": entries}
+        for query, entries in groups.items()
+    ]
 
 
 def _line_view(item: DigestItem, number: int) -> dict[str, Any]:
@@ -215,11 +256,19 @@ def _prepare_paper(
     title_marks: tuple[tuple[int, int], ...],
     abstract_marks: tuple[tuple[int, int], ...],
     link: PaperLink,
+    full: bool = False,
 ) -> dict[str, Any]:
-    """Everything the templates show about one paper, independent of the subscriber."""
+    """Everything the templates show about one paper, independent of the subscriber.
+
+    The abstract is a snippet (mail.snippet) unless `full`.
+    """
     # The title is itself a link in HTML: a URL in it gets no highlight but no link of its own.
     title = tuple((text, marked, "") for text, marked, _ in _segments(paper.title, title_marks))
-    abstract = _segments(paper.abstract, abstract_marks)
+    text = paper.abstract
+    if not full:
+        protected = [(a, b) for a, b, _ in _url_spans(text)]
+        text, abstract_marks = snippet(text, abstract_marks, protected)
+    abstract = _segments(text, abstract_marks)
     authors = [a for a in (one_line(name) for name in paper.authors) if a]
     if len(authors) > _MAX_AUTHORS:
         authors = [*authors[:_MAX_AUTHORS], f"and {len(authors) - _MAX_AUTHORS} more"]
@@ -234,10 +283,12 @@ def _prepare_paper(
         "url": link.url,
         "url_is_search": link.search,
         "authors": ", ".join(authors),
+        "authors_text": _wrap(", ".join(authors)),
         "sources": ", ".join(s for s in (one_line(s) for s in paper.sources) if s),
         "date": f"{when:%Y-%m-%d}" if when else "",
         "abstract_segments": abstract,
         "abstract_text": _wrap(_marked_text(abstract)),
+        "abstract_cut": text != paper.abstract,
     }
 
 

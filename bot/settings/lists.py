@@ -18,7 +18,13 @@ from bot.query.tree import Query
 from bot.query.value_names import field_values, names_matching
 from bot.query.words import fold
 from bot.settings.problems import Problems, key_path
-from bot.settings.tables import KNOWN_KEYS, CheckQuery, elsewhere, resolve_file_url
+from bot.settings.tables import (
+    ABSTRACT_CHOICES,
+    KNOWN_KEYS,
+    CheckQuery,
+    elsewhere,
+    resolve_file_url,
+)
 from bot.settings.values import (
     close_match,
     email_problem,
@@ -135,6 +141,7 @@ def read_subscribers(
         if zone is not None and (reason := timezone_problem(zone)):
             problems.add(f"{where}.timezone", reason)
         allowed = _read_allowed(item, where, problems, names)
+        abstract = problems.choose(item, where, "abstract", ABSTRACT_CHOICES, "abstract setting")
         if email is not None:
             subscribers.append(
                 Subscriber(
@@ -146,6 +153,7 @@ def read_subscribers(
                     day=day or "mon",
                     timezone=zone or timezone,
                     sources=allowed,
+                    abstract=abstract,
                 )
             )
     return tuple(subscribers)

@@ -27,6 +27,7 @@ from bot.settings.values import (
 __all__ = [
     "KNOWN_KEYS",
     "SUBSCRIBER_OPTIONS",
+    "ABSTRACT_CHOICES",
     "CheckQuery",
     "elsewhere",
     "table",
@@ -39,7 +40,7 @@ __all__ = [
 
 #: Every key each table accepts, in the order problems are reported; the example file shows all.
 KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
-    "bot": ("database", "timezone", "max_items", "templates"),
+    "bot": ("database", "timezone", "max_items", "abstract", "templates"),
     "mail": (
         "transport",
         "maildir",
@@ -63,12 +64,16 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
         "day",
         "timezone",
         "sources",
+        "abstract",
     ),
 }
 
 #: The optional keys of a subscriber, in the order a new [[subscribers]] table is written: the
 #: options of `bot subscribers add/set` (bot.settings.edit, bot.cli.subscribers).
 SUBSCRIBER_OPTIONS = tuple(k for k in KNOWN_KEYS["subscribers"] if k not in ("email", "keywords"))
+
+#: SPEC section 2: what a card shows of the abstract.
+ABSTRACT_CHOICES = ("snippet", "full")
 
 #: Raises QueryError when a keyword query cannot be parsed (bot.query.syntax.parse_query); when it
 #: returns a bot.query.tree.Query, that query's `source:` names are checked against the sources.
@@ -155,6 +160,7 @@ def read_bot(raw: dict[str, Any], problems: Problems, folder: Path) -> dict[str,
         problems.add("bot.timezone", reason)
         timezone = None
     max_items = problems.take_between(raw, "bot", "max_items", "integer", "50", 1, MAX_ITEMS)
+    abstract = problems.choose(raw, "bot", "abstract", ABSTRACT_CHOICES, "abstract setting")
     templates = problems.take(raw, "bot", "templates", "string", '"my-templates"')
     if templates is not None:
         templates = resolve_path(templates, folder)
@@ -168,6 +174,7 @@ def read_bot(raw: dict[str, Any], problems: Problems, folder: Path) -> dict[str,
         "database": resolve_database(database or "sqlite:///bot.db", folder),
         "timezone": timezone or "UTC",
         "max_items": max_items or 50,
+        "abstract": abstract or "snippet",
         "templates": templates,
     }
 
