@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.errors import QueryError
 from bot.models import Paper
-from bot.query.matcher import Highlights, Matcher, highlight, matches, rank_key
+from bot.query.matcher import Highlights, Matcher, highlight, matches
 from bot.query.syntax import parse_query
 
 PAPER = Paper(
@@ -264,30 +264,6 @@ def test_highlight_spans_are_sorted_and_merged_where_they_overlap():
     spans = highlight(PAPER, ["state*", "state-of-the-art", "art", "cafe", "naive"]).abstract
     assert [PAPER.abstract[a:b] for a, b in spans] == ["Naïve", "café", "state-of-the-art"]
     assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
-
-
-# --- ranking ----------------------------------------------------------------------------------
-
-
-def test_rank_orders_title_hits_then_more_terms_then_newer():
-    def day(d: int) -> datetime:
-        return datetime(2026, 4, d, tzinfo=UTC)
-
-    queries = ["cascade", "judge", "deferral"]
-    in_title = _paper(1, "A cascade", "nothing", published=day(1))
-    three_in_abstract = _paper(2, "x", "cascade, judges, deferral", published=day(2))
-    one_older = _paper(3, "x", "a cascade", published=day(3))
-    one_newer = _paper(4, "x", "a cascade", published=day(4))
-    undated = _paper(5, "x", "a cascade")
-    papers = [undated, one_older, three_in_abstract, one_newer, in_title]
-    ranked = sorted(papers, key=lambda p: rank_key(p, queries))
-    assert [p.id for p in ranked] == ["p1", "p2", "p4", "p3", "p5"]
-
-
-def test_rank_counts_only_terms_of_matching_queries_outside_not():
-    paper = _paper(1, "cascade deferral", "")
-    assert rank_key(paper, ["cascade -quantum"]) == rank_key(paper, ["cascade", "quantum judge"])
-    assert rank_key(paper, ["cascade deferral"])[:2] == (-2, -2)
 
 
 # --- the indexed matcher equals one-by-one evaluation -------------------------------------------

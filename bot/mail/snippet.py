@@ -16,9 +16,15 @@ __all__ = ["SNIPPET_CHARS", "ELLIPSIS", "snippet"]
 #: About this many characters of abstract per card.
 SNIPPET_CHARS = 400
 ELLIPSIS = "…"
-# A sentence ends at . ! or ? (maybe closed by a quote or bracket) before whitespace and a
-# capital, digit or opening quote/bracket/$ of the next one: "e.g. the" or "v1.2" do not end one.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[A-Z0-9\"'“‘(\[$\\])")
+# A sentence ends at . ! or ? (maybe closed by a quote or bracket) before whitespace and a capital
+# (any script) or an opening quote/bracket/$ of the next one: "e.g. the" or "v1.2" do not end one,
+# nor does an abbreviation that is followed by a capital or a number ("Fig. 3", "et al. Smith").
+_SENTENCE_END = re.compile(r"([.!?])[\"'”’)\]]*\s+(?=\S)")
+_STARTS_SENTENCE = "\"'“‘([$\\"
+_ABBREVIATIONS = frozenset(
+    "al fig figs eq eqs sec secs tab ref refs e.g i.e cf vs approx resp no vol ch app".split()
+)
+_WORD_BEFORE = re.compile(r"([\w.]+)\.$")
 
 
 def snippet(
@@ -44,7 +50,7 @@ def snippet(
     chosen: list[tuple[int, int]] = []
     used = 0
     for start, end in marked or sentences:
-        size = end - start
+        size = end - start + (3 if chosen else 0)  # " … " between two sentences
         if chosen and used + size > limit:
             if marked:
                 continue  # a later, shorter marked sentence may still fit
@@ -66,7 +72,13 @@ def _sentences(text: str, keep: Sequence[tuple[int, int]]) -> list[tuple[int, in
     start = 0
     for match in _SENTENCE_END.finditer(text):
         end = match.start() + len(match.group().rstrip())
-        if _inside(match.start(), keep):
+        following = text[match.end()]
+        if _inside(match.start(), keep) or not (
+            following.isupper() or following in _STARTS_SENTENCE
+        ):
+            continue
+        word = _WORD_BEFORE.search(text, max(0, match.start() - 12), match.start() + 1)
+        if match.group(1) == "." and word and word.group(1).lower() in _ABBREVIATIONS:
             continue
         found.append((start, end))
         start = match.end()
@@ -92,16 +104,17 @@ def _window(
     """About `limit` characters of `sentence` from a little before its first mark, cut at
     spaces outside `keep` (marks and URLs)."""
     start, end = sentence
-    first = next((a for a, _ in marks if start <= a < end), start)
+    first, first_end = next(((a, b) for a, b in marks if start <= a < end), (start, start))
     cuts = [i for i in range(start, end) if text[i].isspace() and not _inside(i, keep)]
     begin = start
     if first - limit // 4 > start:
         begin = max((i + 1 for i in cuts if i <= first - limit // 4), default=start)
     stop = end
     if begin + limit < end:
-        fits = [i for i in cuts if begin < i <= begin + limit]
-        # A word or URL longer than the window stays whole: stop at the first space after it.
-        stop = fits[-1] if fits else next((i for i in cuts if i > begin), end)
+        fits = [i for i in cuts if first_end <= i <= begin + limit]
+        # The first mark is always shown: past a word or URL longer than the window, stop at
+        # the first space after the mark.
+        stop = fits[-1] if fits else next((i for i in cuts if i >= first_end), end)
     return begin, stop
 
 

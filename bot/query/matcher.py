@@ -1,4 +1,4 @@
-"""Which papers match which subscribers' queries, which words to highlight, which paper first; pure.
+"""Which papers match which subscribers' queries, and which words to highlight; pure.
 
 `Matcher` compiles every query once; `match` tokenizes a batch of papers once, builds an inverted
 index of the batch (field -> word -> papers) and computes, for each distinct term of all queries,
@@ -35,7 +35,7 @@ from bot.query.syntax import parse_query
 from bot.query.tree import FIELDS, TEXT_FIELDS, Query
 from bot.query.words import Document, tokenize_paper
 
-__all__ = ["Matcher", "Highlights", "matches", "highlight", "rank_key"]
+__all__ = ["Matcher", "Highlights", "matches", "highlight"]
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -240,7 +240,7 @@ class Matcher:
 
 
 # ---------------------------------------------------------------------------------------------
-# One paper at a time: the reference evaluation, highlighting and ranking.
+# One paper at a time: the reference evaluation and highlighting (ranking: query.rank).
 
 
 @lru_cache(maxsize=4096)
@@ -306,15 +306,3 @@ def highlight(paper: Paper, queries: Sequence[str | Query]) -> Highlights:
         title=_merged([s for t in hits for s in term_spans(t, document, "title")]),
         abstract=_merged([s for t in hits for s in term_spans(t, document, "abstract")]),
     )
-
-
-def rank_key(paper: Paper, queries: Sequence[str | Query]) -> tuple:
-    """A sort key, ascending = best first.
-
-    More distinct matched terms in the title first, then more distinct matched terms anywhere,
-    then newer `published` (papers without a date last), then the id, so the order is total.
-    """
-    document, hits = _hits(paper, queries)
-    in_title = sum(1 for t in hits if term_spans(t, document, "title"))
-    when = (0, -paper.published.timestamp()) if paper.published else (1, 0.0)
-    return (-in_title, -len(hits), when, paper.id)

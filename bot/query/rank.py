@@ -30,9 +30,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.models import Paper
-from bot.query.compile import Term, evaluate, positive_terms, term_holds, term_spans
+from bot.query.compile import (
+    Term,
+    compile_query,
+    evaluate,
+    positive_terms,
+    term_holds,
+    term_spans,
+)
 from bot.query.matcher import _BatchIndex, _compiled, _document
-from bot.query.syntax import Query
+from bot.query.syntax import And, Not, Or, Query, parse_query
 
 __all__ = ["Corpus", "TermScore", "QueryScore", "Score", "score", "rank_key", "term_text"]
 
@@ -127,16 +134,27 @@ class Score:
         return best.query if best else None
 
 
-def term_text(term: Term) -> str:
-    """A term as a reader writes it: `"language model"`, `judge*`, `title:survey`."""
-    words = []
-    for operation, operand in term.alternatives[0]:
-        words.append(operand + ("*" if operation in ("p", "vp") else ""))
-    text = " ".join(words)
-    text = f'"{text}"' if len(words) > 1 else text
-    if term.fields == ("title", "abstract"):
-        return text
-    return f"{'/'.join(term.fields)}:{text}"
+@lru_cache(maxsize=4096)
+def _labels(query: str | Query) -> dict[Term, str]:
+    """Each term of `query` as the query writes it: `"language model"`, `title:judge*`."""
+    labels: dict[Term, str] = {}
+    stack = [parse_query(query) if isinstance(query, str) else query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (And, Or)):
+            stack.extend(reversed(node.children))
+        elif isinstance(node, Not):
+            stack.append(node.child)
+        else:
+            terms: dict[Term, int] = {}
+            compile_query(node, terms)
+            labels.setdefault(next(iter(terms)), str(node))
+    return labels
+
+
+def term_text(term: Term, query: str | Query) -> str:
+    """A term of `query` as the query writes it: `"language model"`, `judge*`, `title:survey`."""
+    return _labels(query).get(term, "?")
 
 
 def score(paper: Paper, queries: Sequence[str | Query], corpus: Corpus) -> Score:
@@ -175,7 +193,7 @@ def _score(paper: Paper, queries: tuple[str | Query, ...], corpus: Corpus) -> Sc
             saturated = weighted / (K1 + weighted) if weighted else 1.0 / (K1 + 1.0)
             found.append(
                 TermScore(
-                    term_text(term),
+                    term_text(term, query),
                     in_title,
                     in_abstract,
                     corpus.frequency(term),
