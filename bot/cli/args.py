@@ -10,7 +10,7 @@ __all__ = ["protect_queries", "date", "positive"]
 
 # Options that take a value, for telling a query such as "-medical" from an option.
 _VALUED = {
-    *("--config", "--log-level", "--since", "--limit", "--html"),
+    *("--config", "--log-level", "--since", "--limit", "--html", "--paper"),
     *("--name", "--cadence", "--send-at", "--day", "--timezone", "--source"),
 }
 _QUERY_OPTIONS = {"-k", "--keyword", "--add-keyword", "--remove-keyword"}

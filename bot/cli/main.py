@@ -96,8 +96,14 @@ def _build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON array")
     search.add_argument("--since", metavar="DATE", type=date, help="first seen on or after DATE")
     search.add_argument("--limit", metavar="N", type=positive, default=50, help="default: 50")
-    explain = command("explain", _explain, "how a query is parsed, or where it is wrong")
-    explain.add_argument("query")
+    explain = command(
+        "explain",
+        _explain,
+        "how a query is parsed, or where it is wrong; with --paper ID [EMAIL], why a stored"
+        " paper matches each query of a subscriber (of every one without EMAIL), with its score",
+    )
+    explain.add_argument("query", nargs="?", help="a query; with --paper: a subscriber's email")
+    explain.add_argument("--paper", metavar="ID", help="a stored paper's id (bot search --json)")
     status = command("status", _status, "sources, papers seen, deliveries per subscriber")
     status.add_argument("--json", action="store_true")
     preview = command("preview", _preview, "render a subscriber's next email without sending it")
@@ -284,9 +290,36 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    if args.paper is not None:
+        return _explain_paper(args)
     from bot.query.explain import explain
 
+    if args.query is None:
+        raise ConfigError("bot explain: give a QUERY, or --paper ID [EMAIL] (see 'bot --help')")
     print(explain(args.query))
+    return EXIT_OK
+
+
+def _explain_paper(args: argparse.Namespace) -> int:
+    from bot.mail.digest import reference_corpus
+    from bot.query.why import explain_paper
+
+    settings = _settings(args)
+    subscribers = list(settings.subscribers)
+    if args.query is not None:
+        wanted = args.query.lower()
+        subscribers = [s for s in subscribers if s.email.lower() == wanted]
+        if not subscribers:
+            raise ConfigError(f"{settings.path}: no subscriber {args.query!r} (see 'bot status')")
+    with _ledger(settings, read_only=True) as ledger:
+        paper = ledger.papers.paper(args.paper)
+        if paper is None:
+            raise ConfigError(
+                f"no paper {args.paper!r} in the ledger (ids as `bot search QUERY --json` shows"
+                " them, e.g. arxiv:2405.00001)"
+            )
+        corpus = reference_corpus(ledger.papers)
+    print(explain_paper(paper, subscribers, corpus))
     return EXIT_OK
 
 

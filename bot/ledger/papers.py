@@ -79,6 +79,15 @@ class Papers:
             by_id = sources_of(conn, [r.id for r in rows])
         return [paper_from_row(r, by_id.get(r.id, ())) for r in rows]
 
+    def paper(self, paper_id: str) -> Paper | None:
+        """The stored paper whose id (canonical key) is `paper_id`, or None (`bot explain`)."""
+        query = select(paper_table).where(paper_table.c.canonical == paper_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            return paper_from_row(row, sources_of(conn, [row.id]).get(row.id, ()))
+
     # --- sources ------------------------------------------------------------------------------
 
     def source_state(self, name: str) -> SourceState | None:
