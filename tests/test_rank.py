@@ -15,7 +15,10 @@ import pytest
 from support import FIXTURES, page_papers
 
 from bot.models import Paper
-from bot.query.rank import TITLE_WEIGHT, Corpus, rank_key, score
+from bot.query.compile import term_holds, term_spans
+from bot.query.matcher import _compiled
+from bot.query.rank import TITLE_WEIGHT, Corpus, _hits, rank_key, score
+from bot.query.words import tokenize_paper
 
 DAY = datetime(2026, 3, 12, tzinfo=UTC)
 
@@ -165,3 +168,30 @@ def test_terms_under_not_and_queries_that_do_not_match_score_nothing():
     )
     parts = score(paper, ["cascade", "quantum judge"], corpus).queries
     assert [(q.query, q.matches, q.points) for q in parts][1] == ("quantum judge", False, 0.0)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "model*",
+        '"language model"',
+        "LLM",
+        "llms",
+        "state-of-the-art",
+        '"large language" model*',
+        "title:survey abstract:retrieval",
+        "fine-tuning OR finetuning",
+        "gpt-3.5 OR GPT-4",
+    ],
+)
+def test_hit_counts_agree_with_the_matchers_spans(query):
+    """The score counts hits its own quick way: it must find what compile.term_spans finds."""
+    _, terms = _compiled(query)
+    for paper in BUNDLED:
+        document = tokenize_paper(paper)
+        for term in terms:
+            expected = (
+                len(term_spans(term, document, "title")),
+                len(term_spans(term, document, "abstract")),
+            )
+            assert _hits(term, document) == (expected if term_holds(term, document) else None)

@@ -31,15 +31,19 @@ from functools import lru_cache
 
 from bot.models import Paper
 from bot.query.compile import (
+    KEY_EQ,
+    WORD_EQ,
+    WORD_PREFIX,
     Term,
     compile_query,
     evaluate,
     positive_terms,
+    sequence_runs,
     term_holds,
-    term_spans,
 )
 from bot.query.matcher import _BatchIndex, _compiled, _document
 from bot.query.syntax import And, Not, Or, Query, parse_query
+from bot.query.words import Document, Join, TextField
 
 __all__ = ["Corpus", "TermScore", "QueryScore", "Score", "score", "rank_key", "term_text"]
 
@@ -174,17 +178,17 @@ def _score(paper: Paper, queries: tuple[str | Query, ...], corpus: Corpus) -> Sc
     parts = []
     for query in queries:
         program, terms = _compiled(query)
-        holds = [term_holds(term, document) for term in terms]
+        hits = [_hits(term, document) for term in terms]
+        holds = [found is not None for found in hits]
         if not evaluate(program, holds.__getitem__):
             parts.append(QueryScore(str(query), False, ()))
             continue
         found = []
         for number in sorted(positive_terms(program)):
-            term = terms[number]
-            if not holds[number]:
+            term, counts = terms[number], hits[number]
+            if counts is None:
                 continue
-            in_title = len(term_spans(term, document, "title"))
-            in_abstract = len(term_spans(term, document, "abstract"))
+            in_title, in_abstract = counts
             weighted = (
                 TITLE_WEIGHT * in_title / title_norm + ABSTRACT_WEIGHT * in_abstract / abstract_norm
             )
@@ -203,6 +207,54 @@ def _score(paper: Paper, queries: tuple[str | Query, ...], corpus: Corpus) -> Sc
             )
         parts.append(QueryScore(str(query), True, tuple(found)))
     return Score(tuple(parts), corpus.size)
+
+
+def _hits(term: Term, document: Document) -> tuple[int, int] | None:
+    """(title hits, abstract hits) of `term` in `document`, or None when it does not hold.
+
+    Counts what compile.term_spans would find, without working out character spans: the first
+    word of each sequence is looked up in the word or key column (list.index and count run at C
+    speed), the rest of a phrase is checked only from there.
+    """
+    counts = []
+    for name in ("title", "abstract"):
+        if name not in term.fields:
+            counts.append(0)
+            continue
+        text = document.title if name == "title" else document.abstract
+        counts.append(sum(_runs(sequence, text) for sequence in term.alternatives))
+    if counts[0] or counts[1]:
+        return counts[0], counts[1]
+    if set(term.fields) <= {"title", "abstract"} or not term_holds(term, document):
+        return None
+    return 0, 0
+
+
+def _runs(sequence: tuple[tuple[str, str], ...], text: TextField) -> int:
+    operation, operand = sequence[0]
+    if operation == WORD_EQ or operation == KEY_EQ:
+        column = text.words if operation == WORD_EQ else text.keys
+        at = 0 if operation == WORD_EQ else 1
+        firsts: list[Join] = [j for j in text.joins if j[at] == operand]
+        if len(sequence) == 1:
+            return column.count(operand) + len(firsts)
+        position = -1
+        while True:
+            try:
+                position = column.index(operand, position + 1)
+            except ValueError:
+                break
+            firsts.append((text.words[position], text.keys[position], position, position))
+    elif operation == WORD_PREFIX:
+        firsts = [
+            (w, text.keys[i], i, i) for i, w in enumerate(text.words) if w.startswith(operand)
+        ]
+        firsts += [j for j in text.joins if j[0] and j[0].startswith(operand)]
+        if len(sequence) == 1:
+            return len(firsts)
+    else:  # names (category:, source:) are not in title or abstract
+        return 0
+    return sum(1 for _ in sequence_runs(sequence, text, firsts))
 
 
 def rank_key(paper: Paper, queries: Sequence[str | Query], corpus: Corpus) -> tuple:
