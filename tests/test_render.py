@@ -143,9 +143,10 @@ def test_html_part_links_titles_marks_matches_and_inlines_css(renderer):
     assert "title:judge*</code>" in html
     assert "1 more paper will come in the next email." in html
     # Inlined into style="" attributes, except the @media rules (dark mode) which cannot be.
-    assert 'class="paper" id="paper-1" style="background: #ffffff;' in html
+    assert '<div class="wrap" style="max-width: 680px;' in html
+    assert 'class="paper" id="paper-1" style="overflow-wrap: anywhere;"' in html
     assert html.count("<style") == 1 and "@media (prefers-color-scheme: dark)" in html
-    assert "border-radius: 6px; padding: 12px 14px;" not in html
+    assert "body { margin: 0" not in html  # rules outside @media are inlined, not kept
     assert "<title>1 new paper: language model cascade or deferral, judge*</title>" in html
 
 

@@ -33,9 +33,9 @@ from bot.query.compile import (
 )
 from bot.query.syntax import parse_query
 from bot.query.tree import FIELDS, TEXT_FIELDS, Query
-from bot.query.words import Document, tokenize_paper
+from bot.query.words import Document, Join, TextField, tokenize_paper
 
-__all__ = ["Matcher", "Highlights", "matches", "highlight"]
+__all__ = ["Matcher", "Highlights", "matches", "highlight", "first_tokens"]
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -140,19 +140,26 @@ class _BatchIndex:
 
     def _sequence_in(self, sequence: tuple, i: int, field: str) -> bool:
         text = self.documents[i].text_field(field)
-        operation, operand = sequence[0]
-        firsts = None
-        if operation in (WORD_EQ, KEY_EQ):  # list.index finds the few starts at C speed
-            column = text.words if operation == WORD_EQ else text.keys
-            firsts = [j for j in text.joins if j[0 if operation == WORD_EQ else 1] == operand]
-            at = -1
-            while True:
-                try:
-                    at = column.index(operand, at + 1)
-                except ValueError:
-                    break
-                firsts.append((text.words[at], text.keys[at], at, at))
+        firsts = first_tokens(sequence[0], text)
         return next(sequence_runs(sequence, text, firsts), None) is not None
+
+
+def first_tokens(element: tuple[str, str], text: TextField) -> list[Join] | None:
+    """The tokens of `text` (words, then joined hyphenated words) an exact word or key element
+    accepts, found by list.index at C speed; None for other elements (scan every token)."""
+    operation, operand = element
+    if operation not in (WORD_EQ, KEY_EQ):
+        return None
+    column = text.words if operation == WORD_EQ else text.keys
+    firsts = [j for j in text.joins if j[0 if operation == WORD_EQ else 1] == operand]
+    at = -1
+    while True:
+        try:
+            at = column.index(operand, at + 1)
+        except ValueError:
+            break
+        firsts.append((text.words[at], text.keys[at], at, at))
+    return firsts
 
 
 def _run(program: Program, masks: list[int], full: int) -> int:

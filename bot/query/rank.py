@@ -31,8 +31,6 @@ from functools import lru_cache
 
 from bot.models import Paper
 from bot.query.compile import (
-    KEY_EQ,
-    WORD_EQ,
     WORD_PREFIX,
     Term,
     compile_query,
@@ -41,9 +39,9 @@ from bot.query.compile import (
     sequence_runs,
     term_holds,
 )
-from bot.query.matcher import _BatchIndex, _compiled, _document
+from bot.query.matcher import _BatchIndex, _compiled, _document, first_tokens
 from bot.query.syntax import And, Not, Or, Query, parse_query
-from bot.query.words import Document, Join, TextField
+from bot.query.words import Document, TextField
 
 __all__ = ["Corpus", "TermScore", "QueryScore", "Score", "score", "rank_key", "term_text"]
 
@@ -232,28 +230,18 @@ def _hits(term: Term, document: Document) -> tuple[int, int] | None:
 
 def _runs(sequence: tuple[tuple[str, str], ...], text: TextField) -> int:
     operation, operand = sequence[0]
-    if operation == WORD_EQ or operation == KEY_EQ:
-        column = text.words if operation == WORD_EQ else text.keys
-        at = 0 if operation == WORD_EQ else 1
-        firsts: list[Join] = [j for j in text.joins if j[at] == operand]
-        if len(sequence) == 1:
-            return column.count(operand) + len(firsts)
-        position = -1
-        while True:
-            try:
-                position = column.index(operand, position + 1)
-            except ValueError:
-                break
-            firsts.append((text.words[position], text.keys[position], position, position))
-    elif operation == WORD_PREFIX:
+    if operation == WORD_PREFIX:
         firsts = [
             (w, text.keys[i], i, i) for i, w in enumerate(text.words) if w.startswith(operand)
         ]
         firsts += [j for j in text.joins if j[0] and j[0].startswith(operand)]
-        if len(sequence) == 1:
-            return len(firsts)
-    else:  # names (category:, source:) are not in title or abstract
-        return 0
+    else:
+        found = first_tokens(sequence[0], text)
+        if found is None:  # names (category:, source:) are not in title or abstract
+            return 0
+        firsts = found
+    if len(sequence) == 1:
+        return len(firsts)
     return sum(1 for _ in sequence_runs(sequence, text, firsts))
 
 
