@@ -139,3 +139,34 @@ def test_cards_show_the_snippet_with_highlights_and_full_restores_the_abstract()
     assert "    … Our *cascade* defers to https://example.org/x.y when unsure. …\n" in text
     text, html = renderer.render(Digest(ALICE, (item,), 0, NOW, None, full_abstracts=True))
     assert "…" not in text and html.count("This sentence only fills") == 8
+
+
+def _settings_file(tmp_path, bot_line: str, subscriber_line: str):
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        f'[bot]\n{bot_line}\n[[sources]]\nname = "f"\ntype = "feed"\nurl = "https://e.org/f"\n'
+        f'[[subscribers]]\nemail = "a@example.org"\nkeywords = ["x"]\n{subscriber_line}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_abstract_setting_is_read_per_bot_and_subscriber_and_checked(tmp_path):
+    from bot.errors import ConfigError
+    from bot.settings.load import load_settings
+
+    settings = load_settings(_settings_file(tmp_path, "", ""))
+    assert settings.abstract == "snippet" and settings.subscribers[0].abstract is None
+    settings = load_settings(_settings_file(tmp_path, 'abstract = "full"', 'abstract = "snippet"'))
+    assert settings.abstract == "full" and settings.subscribers[0].abstract == "snippet"
+    try:
+        load_settings(_settings_file(tmp_path, 'abstract = "ful"', "abstract = 1"))
+    except ConfigError as error:
+        assert error.problems == [
+            f'{tmp_path / "settings.toml"}: bot.abstract: "ful" is not a known abstract setting'
+            ' (did you mean "full"? use one of: "snippet", "full")',
+            f"{tmp_path / 'settings.toml'}: subscribers[0].abstract: expected a string, got the"
+            ' integer 1 (write abstract = "snippet")',
+        ]
+    else:
+        raise AssertionError("a bad abstract setting was accepted")
