@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -107,7 +108,8 @@ def store(tmp_path: Path):
 @pytest.mark.parametrize("where", ["size-at-mail", "552-at-data", "5.3.4-at-data"], ids=lambda w: w)
 def test_a_size_refusal_splits_the_email_and_only_the_too_big_paper_fails(store, renderer, where):
     _owe_ten(store)
-    probe = settings_for(1, people=[ALICE])
+    # Whole abstracts (abstract = "full"): a snippet would make the big paper small.
+    probe = replace(settings_for(1, people=[ALICE]), abstract="full")
     one = max(_size(probe, store, renderer, [t]) for t in INNOCENT)
     limit = 4 * one  # four ordinary papers fit in one email, the big paper never does
     assert _size(probe, store, renderer, [*INNOCENT, BIG]) > limit
@@ -120,7 +122,8 @@ def test_a_size_refusal_splits_the_email_and_only_the_too_big_paper_fails(store,
         handler, extra = Keeper(limit, "554 5.3.4 Message too big for system"), {}
     controller = start_smtp(handler, **extra)
     try:
-        report = run(settings_for(controller.port, people=[ALICE]), store, renderer)
+        settings = replace(settings_for(controller.port, people=[ALICE]), abstract="full")
+        report = run(settings, store, renderer)
     finally:
         controller.stop()
     emails = [parse(raw) for raw in handler.kept]
