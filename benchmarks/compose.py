@@ -40,7 +40,7 @@ from bot.models import Paper, Pending, Settings, Source, Subscriber  # noqa: E40
 from bot.query import rank  # noqa: E402
 from bot.query.matcher import Matcher  # noqa: E402
 from bot.query.rank import Corpus  # noqa: E402
-from bot.sources.plain_page import parse_text_listing  # noqa: E402
+from bot.sources.text_listing import parse_text_listing  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 PAGE = Path(__file__).resolve().parent.parent / "bot" / "samples" / "page-000.txt"

@@ -21,7 +21,7 @@ from bot.mail.render import Renderer
 from bot.models import Pending, Settings, Source, Subscriber
 from bot.query.matcher import Matcher
 from bot.query.rank import Corpus
-from bot.sources.plain_page import parse_text_listing
+from bot.sources.text_listing import parse_text_listing
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -40,7 +40,8 @@ from bot.query.compile import (
     term_holds,
 )
 from bot.query.matcher import _BatchIndex, _compiled, _document, first_tokens
-from bot.query.syntax import And, Not, Or, Query, parse_query
+from bot.query.syntax import parse_query
+from bot.query.tree import And, Not, Or, Query
 from bot.query.words import Document, TextField
 
 __all__ = ["Corpus", "TermScore", "QueryScore", "Score", "score", "rank_key", "term_text"]
