@@ -59,6 +59,7 @@ class Source:
     url: str
     every: timedelta = timedelta(hours=1)
     include_revisions: bool = False
+    exclude: str | None = None  # a query: this source's items that match it are ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class Subscriber:
     timezone: str = "UTC"
     sources: tuple[str, ...] | None = None
     abstract: str | None = None  # "snippet" | "full"; None: the [bot] setting
+    paused: bool = False  # nothing is sent; matches keep being recorded for later
 
 
 @dataclass(frozen=True, slots=True)

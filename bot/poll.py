@@ -18,7 +18,8 @@ from bot.errors import BotError, FetchError, ParseError
 from bot.ledger import Papers, SourceState
 from bot.links import scrub
 from bot.models import Paper, Settings, Source, Subscriber
-from bot.query.matcher import Matcher
+from bot.query.matcher import Matcher, matches
+from bot.query.syntax import parse_query
 from bot.sources import health
 from bot.sources.cleaning import collapse
 from bot.sources.fetch import Fetched, Fetcher, redact_url
@@ -46,6 +47,7 @@ class SourceOutcome:
     deferred: bool = False  # not asked this poll: its server asked to retry later
     skipped: str = ""  # entries the parser left out, and why ("1 entry skipped: …"); "" if none
     alert: str | None = None  # failing for long, or empty when it never is: said once (health)
+    excluded: int = 0  # items the source's `exclude` query dropped
 
 
 @dataclass(slots=True)
@@ -77,6 +79,7 @@ async def poll(
     fetcher: Fetcher | None = None,
     audience: Audience | None = None,
     clock: Callable[[], datetime] | None = None,
+    on_source: Callable[[SourceOutcome], None] | None = None,
 ) -> PollReport:
     """Fetch every source, record the papers never seen, queue a delivery per (subscriber, match).
 
@@ -91,20 +94,59 @@ async def poll(
     the subscribers are read when the papers are recorded, not when the poll began, and with
     `clock` the papers are recorded as first seen at that moment: a subscriber added while the
     sources were being fetched gets this poll's matches.
+
+    `on_source(outcome)` is called as each source's fetch finishes (progress on a terminal).
+    When the poll is cancelled (Ctrl-C), the sources that had finished are recorded before the
+    cancellation goes on: their papers are not fetched in vain (issue 13).
     """
     matcher = matcher or compile_matcher(settings)
     ledger.ensure_subscribers((s.email for s in settings.subscribers), now)
     gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+    current = audience or (lambda: (settings.subscribers, matcher))
+    record = _Recorder(ledger, clock or (lambda: now), current, mark_seen)
     async with AsyncExitStack() as stack:
         if fetcher is None:
             fetcher = await stack.enter_async_context(Fetcher())
-        results = await asyncio.gather(
-            *(_poll_source(fetcher, gate, ledger, source, now) for source in settings.sources)
-        )
+        tasks = [
+            asyncio.ensure_future(_poll_source(fetcher, gate, ledger, source, now))
+            for source in settings.sources
+        ]
+        if on_source is not None:
+            for task in tasks:
+                task.add_done_callback(
+                    lambda done: (
+                        None
+                        if done.cancelled() or done.exception()
+                        else on_source(done.result().outcome)
+                    )
+                )
+        try:
+            results = await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            finished = [
+                (source, task.result())
+                for source, task in zip(settings.sources, tasks, strict=True)
+                if task.done() and not task.cancelled() and task.exception() is None
+            ]
+            if finished:
+                sources, results = zip(*finished, strict=True)
+                _record_all(ledger, list(sources), list(results), record, now)
+            raise
+    return _record_all(ledger, list(settings.sources), results, record, now)
+
+
+def _record_all(
+    ledger: Papers,
+    sources: list[Source],
+    results: list[_Polled],
+    record: _Recorder,
+    now: datetime,
+) -> PollReport:
+    """Record the papers of these sources' results (one transaction), then each source's poll."""
     listed = [paper for result in results for paper in result.papers]
     report = PollReport()
-    current = audience or (lambda: (settings.subscribers, matcher))
-    record = _Recorder(ledger, clock or (lambda: now), current, mark_seen)
     try:
         report.new = record(identity.merge(listed))
     except Exception as exc:  # noqa: BLE001 - a value the ledger refused: find whose, spare the rest
@@ -115,7 +157,7 @@ async def poll(
         results = [_record_alone(record, result) for result in results]
         report.new = record.new
     report.queued = record.queued
-    for source, result in zip(settings.sources, results, strict=True):
+    for source, result in zip(sources, results, strict=True):
         report.sources.append(_save_and_alert(ledger, source, result, now))
     names = [source.name for source in settings.sources]
     log.info(
@@ -232,6 +274,8 @@ async def _poll_source(
         error = f"unexpected {type(exc).__name__}: {exc} (a bug: please report it)"
         return _Polled([], SourceOutcome(source.name, error=error), before)
     papers = [p for p in (_tag(paper, source) for paper in main + caught_up) if not p.revision]
+    kept = _without_excluded(source, papers)
+    excluded, papers = len(papers) - len(kept), kept
     if fetched.body is None:
         validators = {"etag": before.etag, "last_modified": before.last_modified} if before else {}
         count = before.last_count if before else 0
@@ -240,8 +284,17 @@ async def _poll_source(
         count = len(main)  # the listing's own size, revisions included, catch-up days not
     unchanged = fetched.body is None and not papers
     skipped = Listing(skipped=_total_skipped([main, *days])).describe_skipped()
-    outcome = SourceOutcome(source.name, len(papers), unchanged, skipped=skipped)
+    outcome = SourceOutcome(source.name, len(papers), unchanged, skipped=skipped, excluded=excluded)
     return _Polled(papers, outcome, before, count, validators)
+
+
+def _without_excluded(source: Source, papers: list[Paper]) -> list[Paper]:
+    """The papers `source.exclude` does not match (SPEC section 2: an "Author Correction" or an
+    editorial listed by a journal feed is not recorded as this source's paper)."""
+    if not source.exclude:
+        return papers
+    query = parse_query(source.exclude)
+    return [paper for paper in papers if not matches(query, paper)]
 
 
 def _total_skipped(listings: list[Listing]) -> dict[str, int]:

@@ -16,8 +16,8 @@ GOOD_PERSON = '[[subscribers]]\nemail = "a@example.org"\nkeywords = ["x"]\n'
 BAD_SETTINGS = [
     pytest.param(
         None,
-        "error: settings.toml: settings file not found (copy settings.example.toml to "
-        "settings.toml and edit it, or pass --config PATH or set BOT_CONFIG)",
+        "error: settings.toml: settings file not found (run 'bot init' to write a commented "
+        "example there and edit it, or pass --config PATH or set BOT_CONFIG)",
         id="no-settings-file",
     ),
     pytest.param(
@@ -83,7 +83,7 @@ def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path: Path):
     result = run_bot("search", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "error: bot search: the following arguments are required: query (see 'bot search --help')"
+        "error: bot search: the following arguments are required: QUERY (see 'bot search --help')"
     ]
 
 
@@ -98,7 +98,7 @@ def test_demo_prints_the_email_the_local_server_received(tmp_path: Path):
     html = tmp_path / "demo.html"
     result = run_bot("demo", "--html", str(html), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "received 1 email(s)" in result.stdout
+    assert "received 1 email\n" in result.stdout
     assert "Subject: " in result.stdout
     # the text part marks matched words as *word*
     assert "*Language Model* *Cascades*: Token-level uncertainty and beyond" in result.stdout
@@ -120,7 +120,7 @@ def test_check_connect_names_a_source_that_fails(tmp_path: Path):
     assert result.stderr.splitlines() == [
         f"error: source 'gone': HTTP 404 Not Found from {site.base}/gone"
     ]
-    assert result.stdout.startswith(f"{tmp_path / 'settings.toml'}: OK: 2 sources, 1 subscribers")
+    assert result.stdout.startswith(f"{tmp_path / 'settings.toml'}: OK: 2 sources, 1 subscriber")
 
 
 def test_search_json_lists_stored_papers_newest_first(tmp_path: Path):
@@ -252,7 +252,7 @@ def test_search_limit_must_be_positive_and_says_how_many_it_left_out(tmp_path: P
     refused = run_bot("search", "survey", "--limit", "-1", cwd=tmp_path)
     assert refused.returncode == 2
     assert refused.stderr.splitlines() == [
-        "error: bot search: argument --limit: not a whole number from 1 up: '-1' "
+        "error: bot search: argument --limit: not a whole number from 1 up, nor 'all': '-1' "
         "(see 'bot search --help')"
     ]
     two = run_bot("search", "title:survey", "--limit", "2", cwd=tmp_path)
@@ -264,12 +264,13 @@ def test_search_limit_must_be_positive_and_says_how_many_it_left_out(tmp_path: P
 
 def test_status_lists_configured_sources_and_subscribers_before_any_poll(tmp_path: Path):
     (tmp_path / "settings.toml").write_text(GOOD_SOURCE + GOOD_PERSON, encoding="utf-8")
-    result = run_bot("status", cwd=tmp_path)
+    result = run_bot("status", cwd=tmp_path, env={"BOT_NOW": "2026-03-04T09:30:00+00:00"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "papers seen: 0",
-        "source a: never polled",
+        "source a: never polled; next poll 2026-03-04 09:30 UTC (now)",
         "subscriber a@example.org: 0 pending, 0 sent, 0 failed, 0 quarantined",
+        "  next digest 2026-03-05 08:00 UTC (in 22 h 30 min), if papers match by then",
     ]
 
 

@@ -160,7 +160,8 @@ def test_read_only_commands_work_on_a_database_in_a_read_only_folder(tmp_path: P
     assert (search.returncode, search.stderr) == (0, "")
     assert "A Survey on Mixture of Experts" in search.stdout
     assert (preview.returncode, preview.stderr) == (0, "")
-    assert preview.stdout == "nothing pending for a@example.org\n"  # --mark-seen queued none
+    # --mark-seen queued none: the preview is a sample of the recent matching papers.
+    assert "\nSAMPLE: nothing is pending for a@example.org; " in preview.stdout
     assert _one_line(run, 1) == (
         f"error: cannot create the lock file {folder / 'bot.db.lock'}: Operation not permitted"
         " (bot run writes beside its database: make that folder writable)"

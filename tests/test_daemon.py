@@ -283,7 +283,7 @@ def test_sigterm_finishes_the_message_in_flight_and_it_is_not_sent_again(tmp_pat
         with sqlite3.connect(tmp_path / "bot.db") as db:
             states = db.execute("select state, count(*) from outbox group by state").fetchall()
         assert states == [("sent", 1)]  # recorded as sent: nothing to send again
-        again = run_bot("--config", str(config), "send", cwd=tmp_path)
+        again = run_bot("--config", str(config), "send", "--all", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert len(inbox.received) == 1
 

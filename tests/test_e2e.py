@@ -155,7 +155,8 @@ def test_one_paper_from_three_sources_is_one_mention(tmp_path: Path):
             f'[[sources]]\nname = "arxiv"\ntype = "feed"\nurl = "{urls[0]}"\n'
             f'[[sources]]\nname = "hf"\ntype = "hf-daily"\nurl = "{urls[1]}"\n'
             f'[[sources]]\nname = "page"\ntype = "page"\nurl = "{urls[2]}"\n'
-            f'[[subscribers]]\nemail = "dan@example.org"\nkeywords = ["title:{first_word}"]\n',
+            f'[[subscribers]]\nemail = "dan@example.org"\nkeywords = ["title:{first_word}"]\n'
+            'cadence = "instant"\n',
             encoding="utf-8",
         )
         result = run_bot("--config", str(config), "once", cwd=tmp_path)
@@ -180,7 +181,8 @@ def test_a_broken_source_is_named_and_the_others_still_deliver(tmp_path: Path):
             f'[[sources]]\nname = "gone"\ntype = "feed"\nurl = "{missing}"\n'
             f'[[sources]]\nname = "junk"\ntype = "feed"\nurl = "{garbage}"\n'
             f'[[sources]]\nname = "good"\ntype = "page"\nurl = "{good}"\n'
-            '[[subscribers]]\nemail = "erin@example.org"\nkeywords = ["title:survey"]\n',
+            '[[subscribers]]\nemail = "erin@example.org"\nkeywords = ["title:survey"]\n'
+            'cadence = "instant"\n',
             encoding="utf-8",
         )
         result = run_bot("once", "--config", str(config), cwd=tmp_path)

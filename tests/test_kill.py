@@ -60,7 +60,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_co
         while kills < KILLS and runs < 4 * KILLS:
             runs += 1
             process = subprocess.Popen(
-                [*bot_command(), "--config", str(config), "send"],
+                [*bot_command(), "--config", str(config), "send", "--all"],
                 cwd=tmp_path,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -84,7 +84,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_at_most_once_per_kill_and_co
             progress.append(len(sink.accepted))
             if process.returncode == 0:
                 break  # finished before it could be killed: nothing left to kill
-        final = run_bot("--config", str(config), "send", cwd=tmp_path)
+        final = run_bot("--config", str(config), "send", "--all", cwd=tmp_path)
         assert final.returncode == 0, final.stderr
     finally:
         controller.stop()

@@ -214,11 +214,13 @@ def test_bot_send_three_times_against_a_slow_final_reply_mails_one_copy(tmp_path
         config = _settings_file(tmp_path, controller.port, 1)
         with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)
-        results = [run_bot("--config", str(config), "send", cwd=tmp_path) for _ in range(3)]
+        results = [
+            run_bot("--config", str(config), "send", "--all", cwd=tmp_path) for _ in range(3)
+        ]
     finally:
         controller.stop()
     assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
-    assert results[0].stdout.strip() == "1 emails sent with 1 papers"
+    assert results[0].stdout.strip() == "1 email sent with 1 paper"
     assert handler.counts() == Counter({ALICE: 1})
     assert len({mid for _, mid in handler.accepted}) == 1
 
@@ -236,7 +238,7 @@ def test_control_characters_in_a_reply_are_removed_from_bot_send_and_bot_status(
         config = _settings_file(tmp_path, controller.port, 2)
         with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
             _owe(store)
-        sent = run_bot("--config", str(config), "send", cwd=tmp_path)
+        sent = run_bot("--config", str(config), "send", "--all", cwd=tmp_path)
     finally:
         controller.stop()
     status = run_bot("--config", str(config), "status", cwd=tmp_path)
@@ -406,7 +408,7 @@ def test_sigterm_while_the_final_reply_is_awaited_lets_it_arrive_and_records_it(
         assert took < REPLY_AFTER + 5
         assert "Traceback" not in log and "CancelledError" not in log, log
         assert _outbox_states(tmp_path) == [("sent", 1)]  # before the fix: pending, sent again
-        again = run_bot("--config", str(config), "send", cwd=tmp_path)
+        again = run_bot("--config", str(config), "send", "--all", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert len(inbox.received) == 1
 
@@ -418,7 +420,7 @@ def test_sigterm_to_bot_send_finishes_the_email_in_flight_without_a_traceback(tm
             _owe(store)
         with open(tmp_path / "err.txt", "w+", encoding="utf-8") as err:
             proc = subprocess.Popen(
-                [*bot_command(), "--config", str(config), "send"],
+                [*bot_command(), "--config", str(config), "send", "--all"],
                 cwd=tmp_path,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -436,8 +438,8 @@ def test_sigterm_to_bot_send_finishes_the_email_in_flight_without_a_traceback(tm
             err.seek(0)
             stderr = err.read()
         assert "Traceback" not in stderr, stderr
-        assert out.strip() == "1 emails sent with 1 papers", (out, stderr)
+        assert out.strip() == "1 email sent with 1 paper", (out, stderr)
         assert _outbox_states(tmp_path) == [("sent", 1)]
-        again = run_bot("--config", str(config), "send", cwd=tmp_path)
+        again = run_bot("--config", str(config), "send", "--all", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert len(inbox.received) == 1

@@ -577,6 +577,7 @@ def test_status_shows_consecutive_failures_and_the_last_error(tmp_path: Path):
         status = run_bot("status", cwd=tmp_path)
     assert f"error: source 'arxiv': HTTP 500 Internal Server Error from {url}" in fetched.stderr
     [line] = [x for x in status.stdout.splitlines() if x.startswith("source arxiv:")]
-    assert line.endswith(
-        f", 0 listed, failing x2 (last success never): HTTP 500 Internal Server Error from {url}"
+    assert line.startswith(
+        "source arxiv: no good poll yet; failing now: 2 polls in a row failed, the last "
     ), line
+    assert f": HTTP 500 Internal Server Error from {url}; next poll " in line, line

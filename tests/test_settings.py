@@ -240,8 +240,8 @@ def test_a_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
     assert caught.value.problems == [
-        f"{path}: settings file not found (copy settings.example.toml to {path} and edit it,"
-        " or pass --config PATH or set BOT_CONFIG)"
+        f"{path}: settings file not found (run 'bot init' to write a commented example there"
+        " and edit it, or pass --config PATH or set BOT_CONFIG)"
     ]
 
 
@@ -390,7 +390,7 @@ CASES = [
         subscriber('keywords = ["a"]\n"my key" = 1'),
         [
             S + 'subscribers[0]."my key": unknown key (remove it; the keys here are: email,'
-            " name, keywords, cadence, send_at, day, timezone, sources, abstract)"
+            " name, keywords, cadence, send_at, day, timezone, sources, abstract, paused)"
         ],
     ),
     (

@@ -60,7 +60,10 @@ def test_add_set_remove_round_trip_keeps_the_file_byte_for_byte(tmp_path: Path):
         'cadence = "weekly"\nday = "fri"\ntimezone = "Europe/Berlin"\n'
     )
     listed = run_bot("subscribers", "list", cwd=tmp_path)
-    assert 'dan@example.org: weekly; title:judge*; "mixture of experts"' in listed.stdout
+    assert (
+        "dan@example.org: weekly on fri at 08:00 Europe/Berlin; every source\n"
+        '    title:judge*\n    "mixture of experts"\n'
+    ) in listed.stdout
     removed = run_bot("subscribers", "remove", "dan@example.org", cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
     assert path.read_text(encoding="utf-8") == before

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-__all__ = ["protect_queries", "date", "positive"]
+__all__ = ["protect_queries", "date", "positive", "limit"]
 
 # Options that take a value, for telling a query such as "-medical" from an option.
 _VALUED = {
@@ -14,7 +14,7 @@ _VALUED = {
     *("--name", "--cadence", "--send-at", "--day", "--timezone", "--source"),
 }
 _QUERY_OPTIONS = {"-k", "--keyword", "--add-keyword", "--remove-keyword"}
-_FLAGS = {"--json", "--help", "--mark-seen", "--connect", "--version"}
+_FLAGS = {"--json", "--help", "--mark-seen", "--connect", "--version", "--all", "--all-sources"}
 
 
 def _long(token: str) -> str | None:
@@ -92,3 +92,15 @@ def positive(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"not a whole number from 1 up: {text!r}")
     return number
+
+
+def limit(text: str) -> int | None:
+    """`--limit N` or `--limit all` (None: no limit)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"not a whole number from 1 up, nor 'all': {text!r}"
+        ) from None

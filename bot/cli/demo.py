@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from bot.cli.words import plural
 from bot.ledger import Ledger
 from bot.mail.render import Renderer
 from bot.mail.send import send
@@ -96,12 +97,11 @@ def run_demo(html_path: Path | None = None) -> int:
             new, emails = asyncio.run(_cycle(settings))
     finally:
         controller.stop()
-    print(f"demo: {new} new papers from 3 sample listings; subscriber queries:")
+    print(f"demo: {plural(new, 'new paper')} from 3 sample listings; subscriber queries:")
     for query in DEMO_KEYWORDS:
         print(f"  {query}")
-    print(
-        f"demo: the local SMTP server on 127.0.0.1:{port} received {len(inbox.messages)} email(s)\n"
-    )
+    got = plural(len(inbox.messages), "email")
+    print(f"demo: the local SMTP server on 127.0.0.1:{port} received {got}\n")
     for raw in inbox.messages:
         _print_message(raw, html_path)
     return 0 if inbox.messages and emails else 1

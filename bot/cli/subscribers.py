@@ -1,4 +1,4 @@
-"""`bot subscribers list/add/remove/set`: the command-line side of bot.settings.edit.
+"""`bot subscribers list/add/remove/set/pause/resume`: the CLI side of bot.settings.edit.
 
 Every command's parser registers these actions, so the settings code (tomlkit, the query parser)
 is imported only when a subscribers action runs, as bot.cli.main does for its commands.
@@ -11,9 +11,11 @@ import json
 import os
 from pathlib import Path
 
+from bot.cli.words import COMMON, EXIT_CODES, plural
+from bot.errors import ConfigError
 from bot.models import CADENCES, WEEKDAYS
 
-__all__ = ["add_subscriber_commands"]
+__all__ = ["add_subscriber_commands", "subscriber_json"]
 
 
 def add_subscriber_commands(command, common: argparse.ArgumentParser) -> None:
@@ -24,13 +26,22 @@ def add_subscriber_commands(command, common: argparse.ArgumentParser) -> None:
         "list or edit the subscribers in the settings file, keeping its comments",
     )
     actions = people.add_subparsers(title="actions", metavar="ACTION", parser_class=type(common))
-    listing = actions.add_parser(
-        "list", help="every subscriber and their keywords", parents=[common]
-    )
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(command=_subscribers_list)
-    add = actions.add_parser("add", help="add a subscriber", parents=[common])
-    add.add_argument("email")
+
+    def action(name: str, func, help: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=f"{EXIT_CODES}\n{COMMON}",
+            parents=[common],
+        )
+        parser.set_defaults(command=func)
+        return parser
+
+    listing = action("list", _subscribers_list, "every subscriber with every key (the default)")
+    listing.add_argument("--json", action="store_true", help="print one JSON array")
+    add = action("add", _subscribers_add, "add a subscriber to the settings file")
+    add.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
     add.add_argument(
         "--keyword",
         "-k",
@@ -41,12 +52,14 @@ def add_subscriber_commands(command, common: argparse.ArgumentParser) -> None:
         help="a query; repeat for several",
     )
     _person_options(add)
-    add.set_defaults(command=_subscribers_add)
-    remove = actions.add_parser("remove", help="remove a subscriber", parents=[common])
-    remove.add_argument("email")
-    remove.set_defaults(command=_subscribers_remove)
-    change = actions.add_parser("set", help="change a subscriber", parents=[common])
-    change.add_argument("email")
+    remove = action(
+        "remove",
+        _subscribers_remove,
+        "remove a subscriber from the settings file (their history stays in the database)",
+    )
+    remove.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
+    change = action("set", _subscribers_set, "change some keys of a subscriber")
+    change.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
     change.add_argument(
         "--keyword",
         "-k",
@@ -55,24 +68,38 @@ def add_subscriber_commands(command, common: argparse.ArgumentParser) -> None:
         metavar="QUERY",
         help="replace the keywords (repeat for several)",
     )
-    change.add_argument("--add-keyword", action="append", default=[], metavar="QUERY")
-    change.add_argument("--remove-keyword", action="append", default=[], metavar="QUERY")
+    change.add_argument(
+        "--add-keyword", action="append", default=[], metavar="QUERY", help="add a query"
+    )
+    change.add_argument(
+        "--remove-keyword", action="append", default=[], metavar="QUERY", help="remove a query"
+    )
     _person_options(change)
-    change.set_defaults(command=_subscribers_set)
+    change.add_argument(
+        "--all-sources",
+        action="store_true",
+        help="remove the sources restriction: papers from every source (same as --source '')",
+    )
+    pause = action(
+        "pause", _subscribers_pause, "stop sending to a subscriber; matches are kept for later"
+    )
+    pause.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
+    resume = action("resume", _subscribers_resume, "send to a paused subscriber again")
+    resume.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
 
 
 def _person_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name")
-    parser.add_argument("--cadence", choices=CADENCES)
-    parser.add_argument("--send-at", metavar="HH:MM")
-    parser.add_argument("--day", choices=WEEKDAYS)
+    parser.add_argument("--name", help="the subscriber's name, shown in the To: header")
+    parser.add_argument("--cadence", choices=CADENCES, help="how often")
+    parser.add_argument("--send-at", metavar="HH:MM", help="local time of a daily/weekly digest")
+    parser.add_argument("--day", choices=WEEKDAYS, help="for weekly")
     parser.add_argument("--timezone", metavar="ZONE", help="e.g. Europe/Berlin")
     parser.add_argument(
         "--source",
         dest="sources",
         action="append",
         metavar="NAME",
-        help="only papers from this source (repeat for several)",
+        help="only papers from this source (repeat for several; '' for every source)",
     )
     parser.add_argument(
         "--abstract",
@@ -84,7 +111,12 @@ def _person_options(parser: argparse.ArgumentParser) -> None:
 def _person_fields(args: argparse.Namespace) -> dict:
     from bot.settings.tables import SUBSCRIBER_OPTIONS
 
-    return {key: getattr(args, key) for key in SUBSCRIBER_OPTIONS}
+    fields = {key: getattr(args, key, None) for key in SUBSCRIBER_OPTIONS}
+    if fields["sources"] is not None:
+        fields["sources"] = [name for name in fields["sources"] if name]  # `--source ''`: all
+    if getattr(args, "all_sources", False):
+        fields["sources"] = []
+    return fields
 
 
 def _config_file(args: argparse.Namespace) -> Path:
@@ -93,59 +125,111 @@ def _config_file(args: argparse.Namespace) -> Path:
     return config_path(args.config, os.environ)
 
 
+def subscriber_json(s) -> dict:
+    """Every key of a subscriber, as the settings file holds it after defaults."""
+    return {
+        "email": s.email,
+        "name": s.name,
+        "keywords": list(s.keywords),
+        "cadence": s.cadence,
+        "send_at": s.send_at.strftime("%H:%M"),
+        "day": s.day,
+        "timezone": s.timezone,
+        "sources": None if s.sources is None else list(s.sources),
+        "abstract": s.abstract,
+        "paused": s.paused,
+    }
+
+
 def _subscribers_list(args: argparse.Namespace) -> int:
     from bot.settings.load import load_settings
 
     settings = load_settings(_config_file(args))
     if getattr(args, "json", False):
-        print(
-            json.dumps(
-                [
-                    {
-                        "email": s.email,
-                        "name": s.name,
-                        "keywords": list(s.keywords),
-                        "cadence": s.cadence,
-                    }
-                    for s in settings.subscribers
-                ],
-                indent=2,
-            )
-        )
+        print(json.dumps([subscriber_json(s) for s in settings.subscribers], indent=2))
         return 0
     for s in settings.subscribers:
         name = f" ({s.name})" if s.name else ""
-        print(f"{s.email}{name}: {s.cadence}; " + "; ".join(s.keywords))
-    print(f"{len(settings.subscribers)} subscribers")
+        when = "" if s.cadence == "instant" else f" at {s.send_at.strftime('%H:%M')}"
+        day = f" on {s.day}" if s.cadence == "weekly" else ""
+        sources = "every source" if s.sources is None else "sources " + ", ".join(s.sources)
+        paused = "; PAUSED" if s.paused else ""
+        print(
+            f"{s.email}{name}: {s.cadence}{day}{when} {s.timezone}; {sources}{paused}\n"
+            + "".join(f"    {k}\n" for k in s.keywords),
+            end="",
+        )
+    print(plural(len(settings.subscribers), "subscriber"))
     return 0
+
+
+def _stored(settings, email: str) -> str:
+    """The address as the settings file holds it (the one typed may differ in case)."""
+    wanted = email.lower()
+    return next((s.email for s in settings.subscribers if s.email.lower() == wanted), email)
 
 
 def _subscribers_add(args: argparse.Namespace) -> int:
     from bot.settings.edit import add_subscriber
 
-    add_subscriber(_config_file(args), args.email, args.keywords, **_person_fields(args))
-    print(f"added {args.email}")
+    settings = add_subscriber(_config_file(args), args.email, args.keywords, **_person_fields(args))
+    print(f"added {_stored(settings, args.email)}")
     return 0
 
 
 def _subscribers_remove(args: argparse.Namespace) -> int:
     from bot.settings.edit import remove_subscriber
+    from bot.settings.load import load_settings
 
-    remove_subscriber(_config_file(args), args.email)
-    print(f"removed {args.email}")
+    path = _config_file(args)
+    stored = _stored(load_settings(path), args.email)
+    remove_subscriber(path, args.email)
+    print(f"removed {stored}")
     return 0
 
 
 def _subscribers_set(args: argparse.Namespace) -> int:
     from bot.settings.edit import set_subscriber
 
-    set_subscriber(
+    fields = _person_fields(args)
+    if (
+        args.keywords is None
+        and not args.add_keyword
+        and not args.remove_keyword
+        and all(value is None for value in fields.values())
+    ):
+        raise ConfigError(
+            "bot subscribers set: nothing to change (give --keyword, --add-keyword, "
+            "--remove-keyword, --name, --cadence, --send-at, --day, --timezone, --source or "
+            "--all-sources; see 'bot subscribers set --help')"
+        )
+    settings = set_subscriber(
         _config_file(args),
         args.email,
         keywords=args.keywords,
         add_keywords=args.add_keyword,
         remove_keywords=args.remove_keyword,
-        **_person_fields(args),
+        **fields,
     )
-    print(f"changed {args.email}")
+    print(f"changed {_stored(settings, args.email)}")
+    return 0
+
+
+def _subscribers_pause(args: argparse.Namespace) -> int:
+    return _pause(args, True)
+
+
+def _subscribers_resume(args: argparse.Namespace) -> int:
+    return _pause(args, False)
+
+
+def _pause(args: argparse.Namespace, paused: bool) -> int:
+    from bot.settings.edit import set_subscriber
+
+    settings = set_subscriber(_config_file(args), args.email, paused=paused)
+    stored = _stored(settings, args.email)
+    if paused:
+        print(f"paused {stored}: nothing is sent; matching papers are kept for later")
+    else:
+        print(f"resumed {stored}: what was kept goes out with the next email")
     return 0

@@ -19,7 +19,7 @@ from bot.daemon.jobs import STOP_GRACE, Jobs, poll_triggers
 from bot.daemon.watch import SettingsWatcher
 from bot.errors import ConfigError
 from bot.ledger import Ledger
-from bot.mail.periods import Period, due_period
+from bot.mail.due import due_now
 from bot.mail.render import Renderer
 from bot.mail.send import RetryPolicy, send
 from bot.mail.transports import open_transports
@@ -136,7 +136,11 @@ class Daemon:
             clock=self.now,
         )
         if report.queued:
-            instant = [s.email for s in self.settings.subscribers if s.cadence == "instant"]
+            instant = [
+                s.email
+                for s in self.settings.subscribers
+                if s.cadence == "instant" and not s.paused
+            ]
             await self._send({email.lower(): None for email in instant})
 
     async def lead(self) -> None:
@@ -158,34 +162,8 @@ class Daemon:
         short); a daily/weekly digest whose period has begun, holding papers queued before it;
         and any email waiting for a retry (deferred, or left `sending` by a killed process).
         """
-        retry = self.ledger.outbox.open_emails()
-        # An open email goes first; no new one is built for its subscriber meanwhile.
-        due: dict[str, str | None] = {
-            s.email.lower(): None for s in self.settings.subscribers if s.email.lower() in retry
-        }
-        compose: set[str] = set()
-        if not self.leading:  # a standby only helps send what the leader composed
-            await self._send(due, compose)
-            return
-        now = self.now()
-        last = self.ledger.outbox.last_periods()
-        oldest = self.ledger.deliveries.oldest_unassigned()
-        for subscriber in self.settings.subscribers:
-            email = subscriber.email.lower()
-            if email in retry or email not in oldest:
-                continue
-            if subscriber.cadence == "instant":
-                due[email] = None
-                compose.add(email)
-                continue
-            previous = Period.from_key(last[email]).start if email in last else None
-            period = due_period(subscriber, now, previous)
-            # A digest is due once its period began with papers already waiting; a paper
-            # queued later waits for the next, so a new subscriber is not mailed mid-period.
-            if period is not None and oldest[email] <= period.start:
-                due[email] = period.key
-                compose.add(email)
-        await self._send(due, compose)
+        due = due_now(self.settings.subscribers, self.ledger, self.now(), leading=self.leading)
+        await self._send(due.emails, due.compose)
 
     async def _send(
         self, due: dict[str, str | None], compose: Collection[str] | None = None

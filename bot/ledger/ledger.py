@@ -8,10 +8,12 @@ the sender `deliveries` and `outbox`). The daemon's leadership lock is `bot.ledg
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Self
 
 from bot.ledger.deliveries import Deliveries
 from bot.ledger.handle import Database
+from bot.ledger.history import History, daily_history
 from bot.ledger.outbox import Outbox
 from bot.ledger.papers import Papers
 from bot.ledger.status import Status, read_status
@@ -36,6 +38,11 @@ class Ledger:
     def status(self) -> Status:
         """What `bot status` shows, read in one snapshot."""
         return read_status(self.database)
+
+    def history(self, since: datetime) -> History:
+        """Counts per UTC day since `since`, for `bot status --html` (bot.ledger.history)."""
+        with self.database.read() as conn:
+            return daily_history(conn, since)
 
     def close(self) -> None:
         """Close every pooled connection."""

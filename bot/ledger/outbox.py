@@ -210,6 +210,34 @@ class Outbox:
         ]
         return min(times, default=None)
 
+    def waiting_emails(self) -> list[tuple[str, str, datetime | None, str | None]]:
+        """Every email not yet finished: (email, state, next attempt or None, last error)."""
+        query = (
+            select(outbox.c.email, outbox.c.state, outbox.c.next_attempt, outbox.c.error)
+            .where(outbox.c.state.in_((PENDING, SENDING)))
+            .order_by(outbox.c.id)
+        )
+        with self._db.read() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def retry_now(self, emails: Iterable[str]) -> int:
+        """Pending emails of `emails` waiting for a retry time become due at once (`bot send
+        --all`); how many. Their attempts and last error stay as they were."""
+        wanted = sorted({e.lower() for e in emails})
+        changed = 0
+        with self._db.write() as conn:
+            for chunk in chunks(wanted):
+                changed += conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.email.in_(chunk),
+                        outbox.c.state == PENDING,
+                        outbox.c.next_attempt.is_not(None),
+                    )
+                    .values(next_attempt=None)
+                ).rowcount
+        return changed
+
 
 def _insert_email(
     conn: Connection,

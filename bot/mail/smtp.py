@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 from typing import TypeVar
 
@@ -209,7 +210,15 @@ class SmtpTransport:
         if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
             return TemporarySendError(f"mail server {where} closed the connection: {exc.message}")
         if isinstance(exc, aiosmtplib.SMTPConnectError):
-            return TemporarySendError(f"cannot connect to mail server {where}: {exc.message}")
+            # aiosmtplib's text repeats the host, the port and the OS error's own words ("Error
+            # connecting to … [Errno 111] Connect call failed (…)"); the errno says it once.
+            cause = exc.__cause__
+            detail = (
+                os.strerror(cause.errno)
+                if isinstance(cause, OSError) and cause.errno
+                else exc.message
+            )
+            return TemporarySendError(f"cannot connect to mail server {where}: {detail}")
         if isinstance(exc, aiosmtplib.SMTPException):
             # e.g. "starttls" set but the server offers no STARTTLS: refuse to go on in clear.
             return TemporarySendError(f"mail server {where}: {exc.message}")

@@ -128,7 +128,7 @@ def _add(
             table.add(key, fields[key])
     table.add("keywords", list(keywords))
     for key in SUBSCRIBER_OPTIONS[1:]:
-        if fields.get(key) is not None:
+        if fields.get(key) not in (None, [], False):
             table.add(key, fields[key])
     if people is not None and not isinstance(people, AoT):
         # `subscribers = [{…}]` written inline: rewrite it as [[subscribers]] tables at the end.
@@ -191,5 +191,12 @@ def _change(
     if add_keywords or remove_keywords:
         person["keywords"] = current
     for key, value in fields.items():
-        if value is not None:
+        if value is None:
+            continue
+        # Back to the default: `sources = []` (every source) and `paused = false` are not
+        # written; the key goes, so the file says only what differs from the defaults.
+        if (key == "sources" and not value) or (key == "paused" and value is False):
+            if key in person:
+                del person[key]
+        else:
             person[key] = value

@@ -47,10 +47,13 @@ _SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _AS_TABLES = "write each {0} as a [[{1}]] table, with two brackets"
 
 
-def read_sources(raw: Any, problems: Problems, folder: Path) -> tuple[tuple[Source, ...], set[str]]:
+def read_sources(
+    raw: Any, problems: Problems, folder: Path, check_query: CheckQuery | None = None
+) -> tuple[tuple[Source, ...], set[str]]:
     """The [[sources]] tables, and every name written there (even invalid: no echo problems).
 
-    A relative file: URL is resolved against `folder`, the settings file's folder.
+    A relative file: URL is resolved against `folder`, the settings file's folder. An `exclude`
+    query is parsed now with `check_query`, like a subscriber's keywords.
     """
     if raw is None or raw == []:
         problems.add(
@@ -102,8 +105,9 @@ def read_sources(raw: Any, problems: Problems, folder: Path) -> tuple[tuple[Sour
         except ValueError as error:
             problems.add(f"{where}.every", str(error))
         revisions = problems.take(item, where, "include_revisions", "boolean", "true")
+        exclude = _read_exclude(item, where, problems, check_query)
         if name is not None and kind is not None and url is not None and every is not None:
-            sources.append(Source(name, kind, url, every, bool(revisions)))
+            sources.append(Source(name, kind, url, every, bool(revisions), exclude))
     return tuple(sources), set(names)
 
 
@@ -142,6 +146,7 @@ def read_subscribers(
             problems.add(f"{where}.timezone", reason)
         allowed = _read_allowed(item, where, problems, names)
         abstract = problems.choose(item, where, "abstract", ABSTRACT_CHOICES, "abstract setting")
+        paused = problems.take(item, where, "paused", "boolean", "true")
         if email is not None:
             subscribers.append(
                 Subscriber(
@@ -154,6 +159,7 @@ def read_subscribers(
                     timezone=zone or timezone,
                     sources=allowed,
                     abstract=abstract,
+                    paused=bool(paused),
                 )
             )
     return tuple(subscribers)
@@ -204,6 +210,26 @@ def _read_send_at(item: dict[str, Any], where: str, problems: Problems) -> time:
     except ValueError as error:
         problems.add(f"{where}.send_at", str(error))
         return time(8, 0)
+
+
+def _read_exclude(
+    item: dict[str, Any], where: str, problems: Problems, check_query: CheckQuery | None
+) -> str | None:
+    """A source's `exclude` query, refused at load when it cannot be parsed (no silent miss)."""
+    example = "'title:(\"Author Correction\" OR Editorial)'"
+    text = problems.take(item, where, "exclude", "string", example)
+    if not text or check_query is None:
+        return text or None
+    try:
+        check_query(text)
+    except QueryError as error:
+        problems.add(
+            f"{where}.exclude",
+            f"bad query {quote(text)}, column {error.column}: {error.expected}"
+            " (fix the query; bot explain QUERY shows how a query is read)",
+        )
+        return None
+    return text
 
 
 def _read_keywords(

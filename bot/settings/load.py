@@ -70,8 +70,8 @@ def read_settings_file(path: str | os.PathLike[str]) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ConfigError(
-            f"{shown}: settings file not found (copy settings.example.toml to {shown} and edit it,"
-            " or pass --config PATH or set BOT_CONFIG)"
+            f"{shown}: settings file not found (run 'bot init' to write a commented example"
+            " there and edit it, or pass --config PATH or set BOT_CONFIG)"
         ) from None
     except PermissionError:
         raise ConfigError(
@@ -140,7 +140,7 @@ def _validate(document: dict[str, Any], path: str | os.PathLike[str], check_quer
     problems.unknown_keys(document, tuple(KNOWN_KEYS), "", elsewhere(""))
     bot = read_bot(table(problems, document, "bot"), problems, file.parent)
     mail = read_mail(table(problems, document, "mail"), problems, file.parent)
-    sources, names = read_sources(document.get("sources"), problems, file.parent)
+    sources, names = read_sources(document.get("sources"), problems, file.parent, check_query)
     subscribers = read_subscribers(
         document.get("subscribers", []), problems, bot["timezone"], names, check_query
     )

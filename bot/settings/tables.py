@@ -54,7 +54,7 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
         "timeout",
         "unsubscribe",
     ),
-    "sources": ("name", "type", "url", "every", "include_revisions"),
+    "sources": ("name", "type", "url", "every", "include_revisions", "exclude"),
     "subscribers": (
         "email",
         "name",
@@ -65,6 +65,7 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
         "timezone",
         "sources",
         "abstract",
+        "paused",
     ),
 }
 
