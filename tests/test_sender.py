@@ -609,11 +609,12 @@ def test_bot_status_shows_counts_and_the_last_error_per_subscriber(mta, tmp_path
     assert shown.stdout.rstrip().endswith(": 550 5.1.1 no such user")
     data = json.loads(run_bot("status", "--json", cwd=tmp_path).stdout)
     [alice, bob] = data["subscribers"]
-    assert alice == {
+    assert {k: alice[k] for k in ("email", "deliveries", "emails", "last_error")} == {
         "email": PEOPLE[0],
         "deliveries": {"pending": 0, "sent": 1, "failed": 0, "quarantined": 0},
         "emails": {"sent": 1},
         "last_error": None,
     }
+    assert (alice["cadence"], alice["next_retry"], alice["paused"]) == ("daily", None, False)
     assert bob["last_error"]["error"] == "550 5.1.1 no such user"
     assert bob["emails"] == {"failed": 1}
