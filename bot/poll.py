@@ -159,7 +159,7 @@ def _record_all(
     report.queued = record.queued
     for source, result in zip(sources, results, strict=True):
         report.sources.append(_save_and_alert(ledger, source, result, now))
-    names = [source.name for source in settings.sources]
+    names = [source.name for source in sources]
     log.info(
         # The daemon polls one source at a time: its line names it (issue 13).
         "poll %s=%s listed=%d new=%d queued=%d",
