@@ -134,7 +134,8 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]):
         handlers["explain"],
         "how a query is parsed, or where it is wrong; with --paper ID [EMAIL], why a stored"
         " paper matches each query of a subscriber (of every one without EMAIL), with its score",
-        "bot explain 'title:judge* -survey'\n  bot explain --paper arxiv:2405.00001 ann@example.org",
+        "bot explain 'title:judge* -survey'\n"
+        "  bot explain --paper arxiv:2405.00001 ann@example.org",
     )
     explain.add_argument(
         "query",
