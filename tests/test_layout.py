@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +39,14 @@ def test_a_pure_module_loads_no_io_library(module):
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == []
+
+
+def test_every_package_folder_ships_in_the_wheel():
+    """A package folder missing from pyproject's list installs without it: `pip install .` then
+    `bot run` died with "No module named 'bot.daemon'" while the editable install worked."""
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    inits = (root / "bot").rglob("__init__.py")
+    folders = {".".join(init.parent.relative_to(root).parts) for init in inits}
+    assert folders - listed == set()
