@@ -47,6 +47,13 @@ def poll_triggers(settings: Settings) -> dict[str, IntervalTrigger]:
     return triggers
 
 
+def _drop_overlap_warnings(record: logging.LogRecord) -> bool:
+    """False for APScheduler's "skipped: maximum number of running instances reached": a wake-up
+    while the same job still runs (a slow poll on a loaded machine) is what max_instances=1 is for,
+    and what is due is read from the ledger on the next one, so it is not worth a WARNING line."""
+    return "maximum number of running instances" not in record.getMessage()
+
+
 class Jobs:
     """The daemon's periodic jobs; each runs guarded, one instance at a time."""
 
@@ -57,6 +64,7 @@ class Jobs:
         # shows it all.
         if not log.isEnabledFor(logging.DEBUG):
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
+            logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_warnings)
         self._stopping = stopping
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task] = set()
