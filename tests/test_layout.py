@@ -25,6 +25,8 @@ PURE = [
     "bot.query.matcher",
     "bot.mail.mime",
     "bot.mail.render",
+    "bot.mail.pieces",
+    "bot.mail.subject",
     "bot.mail.periods",
     "bot.settings.load",
 ]

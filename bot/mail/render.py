@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import css_inline
 import jinja2
@@ -24,30 +22,18 @@ import jinja2
 import bot
 from bot.errors import ConfigError
 from bot.links import PaperLink, paper_link
+from bot.mail.pieces import INDENT, WIDTH, marked_text, safe_link, segments, url_spans, wrap
 from bot.mail.snippet import snippet
+from bot.mail.subject import subject, topic
 from bot.models import Paper, Subscriber
 from bot.text import one_line
 
 __all__ = ["DigestItem", "Digest", "Renderer", "subject", "bundled_templates"]
 
+_MAX_AUTHORS = 10
+
 TEXT_TEMPLATE = "digest.txt.j2"
 HTML_TEMPLATE = "digest.html.j2"
-
-# Plain-text layout: lines of at most WIDTH columns (SPEC section 6: 78, what a terminal mail
-# client shows without wrapping), paper details indented under the title.
-_WIDTH = 78
-_INDENT = "    "
-_MAX_AUTHORS = 10
-_SUBJECT_LIMIT = 70
-# Visible marker around a matched term in the text part (the HTML part uses <mark>).
-_MARK_OPEN, _MARK_CLOSE = "*", "*"
-# A URL in an abstract: no highlight inside it; http(s) ones become links in HTML (SPEC section 6).
-# Trailing punctuation is the sentence's, not the URL's.
-_URL = re.compile(
-    r"(?:\b[A-Za-z][A-Za-z0-9+.\-]*://|\bwww\.|\b(?:javascript|vbscript|data|mailto):)[^\s<>\"]+",
-    re.IGNORECASE,
-)
-_URL_TAIL = ".,;:!?'\""
 
 
 @dataclass(frozen=True)
@@ -150,7 +136,7 @@ class Renderer:
             )
             view["number"] = number
             view["queries"] = tuple(dict.fromkeys(one_line(q) for q in item.queries))
-            view["matched_text"] = _wrap("Matched: " + "; ".join(view["queries"]))
+            view["matched_text"] = wrap("Matched: " + "; ".join(view["queries"]))
             items.append(view)
         toc = _contents(digest.items, items)
         listed = [
@@ -172,7 +158,7 @@ class Renderer:
             "date": f"{digest.now:%Y-%m-%d}",
             "unsubscribe_url": unsubscribe or None,
             # Only these schemes may become a link; anything else is shown as text.
-            "unsubscribe_href": _safe_link(unsubscribe, ("http", "https", "mailto")),
+            "unsubscribe_href": safe_link(unsubscribe, ("http", "https", "mailto")),
         }
         text = _fill(self._text, context)
         html = _fill(self._html, context)
@@ -204,7 +190,7 @@ def _contents(items: Sequence[DigestItem], views: list[dict[str, Any]]) -> list[
                 "title": view["title"],
                 "title_text": textwrap.fill(
                     view["title"],
-                    width=_WIDTH,
+                    width=WIDTH,
                     initial_indent=f"  {number}",
                     subsequent_indent=" " * (2 + len(number)),
                     break_on_hyphens=False,
@@ -212,7 +198,7 @@ def _contents(items: Sequence[DigestItem], views: list[dict[str, Any]]) -> list[
             }
         )
     return [
-        {"query": one_line(query), "topic": _topic(query) or one_line(query), "items": entries}
+        {"query": one_line(query), "topic": topic(query) or one_line(query), "items": entries}
         for query, entries in groups.items()
     ]
 
@@ -226,29 +212,11 @@ def _line_view(item: DigestItem, number: int) -> dict[str, Any]:
         "id": item.paper.id,
         "title": title,
         "title_text": textwrap.fill(
-            title, width=_WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT
+            title, width=WIDTH, initial_indent=INDENT, subsequent_indent=INDENT
         ).lstrip(" "),
         "url": link.url,
         "url_is_search": link.search,
     }
-
-
-def _safe_link(url: str | None, schemes: tuple[str, ...]) -> str | None:
-    """`url` when its scheme is one of `schemes` (and http(s) has a host); None otherwise.
-
-    Autoescaping does not protect `href="javascript:…"`, so the scheme is checked here.
-    """
-    if not url:
-        return None
-    link = one_line(url).replace(" ", "%20")
-    try:
-        parts = urlsplit(link)
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in schemes or (scheme in ("http", "https") and not parts.netloc):
-        return None
-    return link
 
 
 def _prepare_paper(
@@ -263,12 +231,12 @@ def _prepare_paper(
     The abstract is a snippet (mail.snippet) unless `full`.
     """
     # The title is itself a link in HTML: a URL in it gets no highlight but no link of its own.
-    title = tuple((text, marked, "") for text, marked, _ in _segments(paper.title, title_marks))
+    title = tuple((text, marked, "") for text, marked, _ in segments(paper.title, title_marks))
     text = paper.abstract
     if not full:
-        protected = [(a, b) for a, b, _ in _url_spans(text)]
+        protected = [(a, b) for a, b, _ in url_spans(text)]
         text, abstract_marks = snippet(text, abstract_marks, protected)
-    abstract = _segments(text, abstract_marks)
+    abstract = segments(text, abstract_marks)
     authors = [a for a in (one_line(name) for name in paper.authors) if a]
     if len(authors) > _MAX_AUTHORS:
         authors = [*authors[:_MAX_AUTHORS], f"and {len(authors) - _MAX_AUTHORS} more"]
@@ -279,170 +247,14 @@ def _prepare_paper(
         "title": "".join(text for text, _, _ in title),
         "title_segments": title,
         # The indent stands in for the "12. " the template puts before the first line.
-        "title_text": _wrap(_marked_text(title)).lstrip(" "),
+        "title_text": wrap(marked_text(title)).lstrip(" "),
         "url": link.url,
         "url_is_search": link.search,
         "authors": ", ".join(authors),
-        "authors_text": _wrap(", ".join(authors)),
+        "authors_text": wrap(", ".join(authors)),
         "sources": ", ".join(s for s in (one_line(s) for s in paper.sources) if s),
         "date": f"{when:%Y-%m-%d}" if when else "",
         "abstract_segments": abstract,
-        "abstract_text": _wrap(_marked_text(abstract)),
+        "abstract_text": wrap(marked_text(abstract)),
         "abstract_cut": text != paper.abstract,
     }
-
-
-def _wrap(text: str) -> str:
-    """`text` wrapped at _WIDTH, indented; a URL is never cut (it would stop working), other words
-    longer than a line are."""
-    words = []
-    for word in text.split(" "):
-        if len(word) > _WIDTH - len(_INDENT) and not _URL.match(word):
-            step = _WIDTH - len(_INDENT)
-            words += [word[i : i + step] for i in range(0, len(word), step)]
-        else:
-            words.append(word)
-    return textwrap.fill(
-        " ".join(words),
-        width=_WIDTH,
-        initial_indent=_INDENT,
-        subsequent_indent=_INDENT,
-        break_on_hyphens=False,
-        break_long_words=False,
-    )
-
-
-def _marked_text(segments: Sequence[tuple[str, bool, str]]) -> str:
-    return "".join(f"{_MARK_OPEN}{t}{_MARK_CLOSE}" if marked else t for t, marked, _ in segments)
-
-
-def _url_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, href) of each URL in `text`; href is "" unless it is an http(s) link."""
-    found = []
-    for match in _URL.finditer(text):
-        url = match.group().rstrip(_URL_TAIL)
-        # A ")" closing the sentence's parenthesis is not the URL's (Wikipedia's own ones are).
-        while url.endswith(")") and url.count(")") > url.count("("):
-            url = url[:-1].rstrip(_URL_TAIL)
-        start = match.start()
-        href = url if re.match(r"https?://", url, re.IGNORECASE) else ""
-        found.append((start, start + len(url), _safe_link(href, ("http", "https")) or ""))
-    return found
-
-
-def _segments(text: str, marks: Sequence[tuple[int, int]]) -> tuple[tuple[str, bool, str], ...]:
-    """`text` cut at marked spans and URLs, cleaned to one line: ((piece, marked, href), …).
-
-    Spans are clipped to the text and merged when they overlap; a span touching a URL is dropped
-    (never a highlight inside a URL); an http(s) URL is its own piece with its href, other pieces
-    have href "". Whitespace (CR/LF too) collapses to one space and sits outside the marks,
-    controls are dropped, empty pieces vanish.
-    """
-    urls = _url_spans(text)
-    spans: list[list[int]] = []
-    for start, end in sorted((max(a, 0), min(b, len(text))) for a, b in marks):
-        if start >= end or any(start < u_end and u_start < end for u_start, u_end, _ in urls):
-            continue
-        if spans and start <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], end)
-        else:
-            spans.append([start, end])
-    cuts = sorted([(a, b, True, "") for a, b in spans] + [(a, b, False, h) for a, b, h in urls])
-    raw: list[tuple[str, bool, str]] = []
-    pos = 0
-    for start, end, marked, href in cuts:
-        raw += [(text[pos:start], False, ""), (text[start:end], marked, href)]
-        pos = end
-    raw.append((text[pos:], False, ""))
-
-    pieces: list[tuple[str, bool, str]] = []
-    for piece, marked, href in raw:
-        # Keep a space at the piece's edges (one_line strips them) so words do not run together.
-        clean = one_line(piece)
-        if not clean:
-            pieces.append((" " if any(c.isspace() for c in piece) else "", False, ""))
-            continue
-        lead = " " if piece[:1].isspace() else ""
-        trail = " " if piece[-1:].isspace() else ""
-        pieces += [(lead, False, ""), (clean, marked, href), (trail, False, "")]
-
-    out: list[tuple[str, bool, str]] = []
-    for piece, marked, href in pieces:
-        if piece == " " and (not out or out[-1][0].endswith(" ")):
-            continue
-        if not piece:
-            continue
-        if out and out[-1][1] == marked and not href and not out[-1][2]:
-            out[-1] = (out[-1][0] + piece, marked, "")
-        else:
-            out.append((piece, marked, href))
-    if out and not out[-1][1] and not out[-1][2]:
-        last = out[-1][0].rstrip(" ")
-        out[-1:] = [(last, False, "")] if last else []
-    return tuple(out)
-
-
-def subject(items: Sequence[DigestItem], subscriber: Subscriber) -> str:
-    """`5 new papers: language model cascade or deferral, judge*` — one line, at most ~70 chars.
-
-    The count is the papers in this email; topics are the matched queries in the subscriber's
-    keyword order (others after), simplified for people: no quotes, AND, parentheses, field
-    prefixes or excluded terms.
-    """
-    count = len(items)
-    head = f"{count} new paper{'' if count == 1 else 's'}"
-    order = {q: i for i, q in enumerate(subscriber.keywords)}
-    seen: dict[str, int] = {}
-    for item in items:
-        for q in item.queries:
-            seen.setdefault(q, order.get(q, len(order) + len(seen)))
-    topics: list[str] = []
-    for q in sorted(seen, key=seen.__getitem__):
-        topic = _topic(q)
-        if topic and topic not in topics:
-            topics.append(topic)
-    line = f"{head}: {', '.join(topics)}" if topics else head
-    return one_line(line, _SUBJECT_LIMIT)
-
-
-_QUERY_TOKEN = re.compile(r'"[^"]*"?|[()]|[^\s()"]+')
-
-
-def _topic(query: str) -> str:
-    """A query as words a person reads: `"big model" AND (a OR b)` -> `big model a or b`."""
-    words: list[str] = []
-    negate = False
-    skip_depth = 0
-    for token in _QUERY_TOKEN.findall(query):
-        if skip_depth:
-            skip_depth += {"(": 1, ")": -1}.get(token, 0)
-            continue
-        if token == "(":
-            # A negated group names what the subscriber does not want: leave it out.
-            skip_depth, negate = (1, False) if negate else (0, False)
-            continue
-        if token in ("AND", ")"):
-            continue
-        if token == "OR":
-            if words and words[-1] != "or":
-                words.append("or")
-            continue
-        if token in ("NOT", "-"):
-            negate = True
-            continue
-        if token.startswith("-"):
-            negate, token = True, token[1:]
-        if negate:
-            negate = False
-            continue
-        if token.endswith(":"):  # field prefix before a phrase or group
-            continue
-        field, sep, rest = token.partition(":")
-        if sep and field.isalpha() and rest:
-            token = rest
-        token = token.strip('"').strip()
-        if token:
-            words.append(token)
-    while words and words[-1] == "or":
-        words.pop()
-    return one_line(" ".join(words))
