@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.models import Subscriber
 from bot.text import one_line
-
-if TYPE_CHECKING:
-    from bot.mail.render import DigestItem
 
 __all__ = ["subject", "topic"]
 
 _SUBJECT_LIMIT = 70
 
 
-def subject(items: Sequence[DigestItem], subscriber: Subscriber) -> str:
+class _Matched(Protocol):
+    """What the subject needs of a digest item (render.DigestItem): the queries it matched."""
+
+    queries: tuple[str, ...]
+
+
+def subject(items: Sequence[_Matched], subscriber: Subscriber) -> str:
     """`5 new papers: language model cascade or deferral, judge*` — one line, at most ~70 chars.
 
     The count is the papers in this email; topics are the matched queries in the subscriber's
