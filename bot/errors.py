@@ -12,6 +12,7 @@ __all__ = [
     "TemporarySendError",
     "PermanentSendError",
     "MessageTooBigError",
+    "RecipientRefusedError",
 ]
 
 
@@ -73,3 +74,8 @@ class PermanentSendError(SendError):
 
 class MessageTooBigError(PermanentSendError):
     """Refused for its size (552, 5.3.4): not the papers' fault, a smaller email may pass."""
+
+
+class RecipientRefusedError(PermanentSendError):
+    """The server refused the recipient's address for good (5xx at RCPT): after a few emails in a
+    row the address is suspended (bot.ledger.recipients)."""

@@ -96,6 +96,18 @@ class MailSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The [web] table: the recipients' page (SPEC sections 2 and 6). `secret` is read from the
+    variable `secret_env` names when a command needs it (bot.web.secret), never from the file."""
+
+    host: str
+    port: int
+    base_url: str  # without a trailing slash
+    secret_env: str = "BOT_WEB_SECRET"
+    secret: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """A whole validated settings file; relative paths are already resolved against its folder."""
 
@@ -106,6 +118,7 @@ class Settings:
     abstract: str = "snippet"  # "snippet" | "full" (SPEC section 2)
     templates: Path | None = None
     mail: MailSettings = field(default_factory=MailSettings)
+    web: WebSettings | None = None  # None: no page; emails keep the mailto: unsubscribe
     sources: tuple[Source, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
 

@@ -211,6 +211,7 @@ def test_subscribers_set_pause_resume_and_list_show_what_is_stored(
             "sources": None,
             "abstract": None,
             "paused": True,
+            "stopped": None,
         }
     ]
     code, out, _ = run(monkeypatch, capsys, config, T0, "subscribers", "list")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-IO_LIBRARIES = ("sqlalchemy", "httpx", "aiosmtplib", "apscheduler")
+IO_LIBRARIES = ("sqlalchemy", "httpx", "aiosmtplib", "apscheduler", "aiohttp")
 PURE = [
     "bot.models",
     "bot.text",
@@ -29,6 +29,9 @@ PURE = [
     "bot.mail.subject",
     "bot.mail.periods",
     "bot.settings.load",
+    "bot.web.tokens",
+    "bot.web.page",
+    "bot.web.secret",
 ]
 
 

@@ -77,10 +77,17 @@ def _now() -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace, *, links: bool = False):
+    """The settings file; with `links` (commands that write emails), the [web] secret read from
+    the environment too (bot.web.secret: a missing or short one is one line, exit 2)."""
     from bot.settings.load import config_path, load_settings
 
-    return load_settings(config_path(args.config, os.environ))
+    settings = load_settings(config_path(args.config, os.environ))
+    if links:
+        from bot.web.secret import with_secret
+
+        settings = with_secret(settings, os.environ)
+    return settings
 
 
 def _ledger(settings, *, read_only: bool = False):
@@ -102,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
 def _once(args: argparse.Namespace) -> int:
     from bot.cli.cycle import run_poll, run_send
 
-    settings = _settings(args)
+    settings = _settings(args, links=True)
     with _ledger(settings) as ledger:
         polled = run_poll(settings, ledger, _now(), mark_seen=False)
         sent = run_send(settings, ledger, _now())
@@ -120,7 +127,7 @@ def _fetch(args: argparse.Namespace) -> int:
 def _send(args: argparse.Namespace) -> int:
     from bot.cli.cycle import run_send
 
-    settings = _settings(args)
+    settings = _settings(args, links=True)
     with _ledger(settings) as ledger:
         return run_send(settings, ledger, _now(), everything=args.all)
 
@@ -147,7 +154,7 @@ def _check(args: argparse.Namespace) -> int:
     from bot.ledger import check_database
     from bot.mail.render import Renderer
 
-    settings = _settings(args)
+    settings = _settings(args, links=True)
     Renderer(settings.templates)  # a template that does not compile is a settings problem
     check_database(settings.database, f"{settings.path}: ")
     queries = sum(len(s.keywords) for s in settings.subscribers)
@@ -155,6 +162,12 @@ def _check(args: argparse.Namespace) -> int:
         f"{settings.path}: OK: {plural(len(settings.sources), 'source')}, "
         f"{plural(len(settings.subscribers), 'subscriber')}, {plural(queries, 'query')}"
     )
+    if settings.web is not None:
+        web = settings.web
+        print(
+            f"recipients' page: bot run serves it on {_host_port(web)};"
+            f" emails link to {web.base_url}/u/…"
+        )
     if not args.connect:
         return EXIT_OK
     from bot.cli.check import check_connections
@@ -167,6 +180,10 @@ def _check(args: argparse.Namespace) -> int:
     elif not problems:
         print("mail server and every source answered")
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def _host_port(web) -> str:
+    return f"[{web.host}]:{web.port}" if ":" in web.host else f"{web.host}:{web.port}"
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -248,7 +265,7 @@ def _status(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     from bot.cli.preview import run_preview
 
-    settings = _settings(args)
+    settings = _settings(args, links=True)
     wanted = args.email.lower()
     subscriber = next((s for s in settings.subscribers if s.email.lower() == wanted), None)
     if subscriber is None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.cli.stops import stop_json, stop_words
 from bot.cli.words import plural, when
 from bot.ledger import DELIVERY_STATES, SourceState, Status
 from bot.links import scrub
@@ -23,7 +24,7 @@ def print_status(
     status: Status, settings: Settings, *, as_json: bool, now: datetime, plans=None
 ) -> None:
     """Papers seen, each source's health and next poll, each subscriber's deliveries, emails,
-    next email and next retry, and last error.
+    next email and next retry, last error, and a stop by the recipient or their server.
 
     Every configured source and subscriber is listed, polled or mailed yet or not. The last good
     poll and the current failure are said apart (issue 13: "75 listed, failing x1" mixed them).
@@ -60,13 +61,18 @@ def print_status(
         waiting = status.emails.get(email, {})
         unsent = waiting.get("pending", 0) + waiting.get("sending", 0)
         plan = plans.get(email, {})
+        stop = status.stopped.get(email)
+        if stop is not None:
+            print(f"  {stop_words(stop)}: nothing is sent ('bot subscribers resume {email}')")
         if plan.get("paused"):
             print("  paused: nothing is sent; matches are kept for later")
         if unsent:
             retry = plan.get("next_retry")
             later = f", next retry {when(retry, now)}" if retry else ""
             print(f"  {plural(unsent, 'email')} waiting to be sent{later}")
-        if plan.get("next_email") and plan.get("papers_waiting"):
+        if stop is not None:
+            pass  # no next email to announce
+        elif plan.get("next_email") and plan.get("papers_waiting"):
             print(f"  next email {when(plan['next_email'], now)}")
         elif plan.get("next_email"):
             print(f"  next digest {when(plan['next_email'], now)}, if papers match by then")
@@ -152,7 +158,9 @@ def paper_json(paper: Paper, source_urls: Iterable[str] = ()) -> dict[str, Any]:
 
 
 def _status_json(status: Status, every, plans, now: datetime) -> dict[str, Any]:
-    people = sorted(set(status.deliveries) | set(status.emails) | set(status.errors))
+    people = sorted(
+        set(status.deliveries) | set(status.emails) | set(status.errors) | set(status.stopped)
+    )
     return {
         "now": _iso(now),
         "papers": status.papers,
@@ -169,6 +177,7 @@ def _status_json(status: Status, every, plans, now: datetime) -> dict[str, Any]:
                 "next_email": _iso(plans.get(email, {}).get("next_email")),
                 "next_retry": _iso(plans.get(email, {}).get("next_retry")),
                 "papers_waiting": plans.get(email, {}).get("papers_waiting", False),
+                "stopped": stop_json(status.stopped.get(email)),
             }
             for email in people
         ],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment
 
+from bot.cli.stops import stop_words
 from bot.ledger import SourceState, Status
 from bot.models import Settings
 
@@ -54,6 +55,7 @@ def write_status_page(
             ),
             "matches": sum(history.matches.get(email, {}).values()),
             "emails": sum(history.emails.get(email, {}).values()),
+            "stopped": stop_words(status.stopped[email]) if email in status.stopped else None,
         }
         for email in people
     ]

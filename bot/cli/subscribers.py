@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from bot.cli.stops import read_stops, stop_json, stop_words
 from bot.cli.words import COMMON, EXIT_CODES, plural
 from bot.errors import ConfigError
 from bot.models import CADENCES, WEEKDAYS
@@ -84,7 +85,12 @@ def add_subscriber_commands(command, common: argparse.ArgumentParser) -> None:
         "pause", _subscribers_pause, "stop sending to a subscriber; matches are kept for later"
     )
     pause.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
-    resume = action("resume", _subscribers_resume, "send to a paused subscriber again")
+    resume = action(
+        "resume",
+        _subscribers_resume,
+        "send to a paused subscriber again; also ends an unsubscribe, pause or suspension the"
+        " recipient's page or mail server stored in the database (what was dropped stays dropped)",
+    )
     resume.add_argument("email", metavar="EMAIL", help="the subscriber's email address")
 
 
@@ -125,8 +131,9 @@ def _config_file(args: argparse.Namespace) -> Path:
     return config_path(args.config, os.environ)
 
 
-def subscriber_json(s) -> dict:
-    """Every key of a subscriber, as the settings file holds it after defaults."""
+def subscriber_json(s, stop=None) -> dict:
+    """Every key of a subscriber, as the settings file holds it after defaults, and the stop on
+    it in the ledger (an opt-out by the recipient, a suspension), if any."""
     return {
         "email": s.email,
         "name": s.name,
@@ -138,6 +145,7 @@ def subscriber_json(s) -> dict:
         "sources": None if s.sources is None else list(s.sources),
         "abstract": s.abstract,
         "paused": s.paused,
+        "stopped": stop_json(stop),
     }
 
 
@@ -145,8 +153,10 @@ def _subscribers_list(args: argparse.Namespace) -> int:
     from bot.settings.load import load_settings
 
     settings = load_settings(_config_file(args))
+    stops = read_stops(settings)
     if getattr(args, "json", False):
-        print(json.dumps([subscriber_json(s) for s in settings.subscribers], indent=2))
+        rows = [subscriber_json(s, stops.get(s.email.lower())) for s in settings.subscribers]
+        print(json.dumps(rows, indent=2))
         return 0
     for s in settings.subscribers:
         name = f" ({s.name})" if s.name else ""
@@ -154,6 +164,8 @@ def _subscribers_list(args: argparse.Namespace) -> int:
         day = f" on {s.day}" if s.cadence == "weekly" else ""
         sources = "every source" if s.sources is None else "sources " + ", ".join(s.sources)
         paused = "; PAUSED" if s.paused else ""
+        if s.email.lower() in stops:
+            paused += f"; {stop_words(stops[s.email.lower()])}"
         print(
             f"{s.email}{name}: {s.cadence}{day}{when} {s.timezone}; {sources}{paused}\n"
             + "".join(f"    {k}\n" for k in s.keywords),
@@ -230,6 +242,23 @@ def _pause(args: argparse.Namespace, paused: bool) -> int:
     stored = _stored(settings, args.email)
     if paused:
         print(f"paused {stored}: nothing is sent; matching papers are kept for later")
-    else:
+        return 0
+    cleared = _clear_stop(settings, args.email)
+    if cleared is None:
         print(f"resumed {stored}: what was kept goes out with the next email")
+    else:
+        print(
+            f"resumed {stored}: cleared {stop_words(cleared)}; what was dropped stays dropped,"
+            " the next matching papers go out with the next email"
+        )
     return 0
+
+
+def _clear_stop(settings, email: str):
+    """End a stop on `email` in the ledger (bot.ledger.recipients): the stop, or None."""
+    from bot.ledger import Ledger
+
+    if not read_stops(settings).get(email.lower()):
+        return None
+    with Ledger.open(settings.database) as ledger:
+        return ledger.recipients.resume(email)

@@ -26,6 +26,7 @@ from bot.mail.transports import open_transports
 from bot.models import Settings, Source
 from bot.poll import compile_matcher, poll
 from bot.shutdown import SIGNALS, STOP_SEND_GRACE
+from bot.web.secret import with_secret
 
 __all__ = ["Daemon"]
 
@@ -62,6 +63,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._sending = asyncio.Lock()  # one sender at a time: two must never race for a person
         self._jobs = Jobs(self.stopping)
+        self._page = None  # the recipients' page (bot.web.server), with [web]
         self._apply(settings)
         self._watcher = SettingsWatcher(settings.path)
 
@@ -69,7 +71,8 @@ class Daemon:
 
     def _apply(self, settings: Settings) -> None:
         """Switch to `settings`, all or nothing: a ConfigError (e.g. a broken template) changes
-        nothing."""
+        nothing; so does a [web] secret missing from the environment."""
+        settings = with_secret(settings, self.environ)
         matcher = compile_matcher(settings)
         renderer = Renderer(settings.templates)
         self.settings, self.matcher, self.renderer = settings, matcher, renderer
@@ -90,6 +93,9 @@ class Daemon:
             self._watcher.refuse(exc, look_again=True)
             return
         self._watcher.accepted(settings)
+        old, new = before.web, settings.web
+        if (old and (old.host, old.port)) != (new and (new.host, new.port)):
+            log.warning("web=unchanged reason=%r", "[web] listen changed: restart bot run for it")
         # First seen now, not at the next poll's start: a poll running now records its papers
         # for them too (SPEC section 4).
         self.ledger.papers.ensure_subscribers((s.email for s in settings.subscribers), self.now())
@@ -195,6 +201,16 @@ class Daemon:
 
     # lifecycle ----------------------------------------------------------------------------
 
+    async def _serve_page(self) -> None:
+        """Serve the recipients' page on [web] listen, in this loop (bot.web.server)."""
+        web = self.settings.web
+        if web is None:
+            return
+        from bot.web.server import PageServer  # aiohttp only for daemons that serve the page
+
+        self._page = PageServer(lambda: self.settings, self.ledger.recipients, self.now)
+        await self._page.start(web.host, web.port)
+
     async def run(self) -> int:
         """Run until SIGTERM or SIGINT; finish the work in flight; 0 on a clean stop."""
         loop = asyncio.get_running_loop()
@@ -205,6 +221,7 @@ class Daemon:
             if not self.leading:
                 log.info("daemon=standby reason=%r", self._leadership.why)
             self._jobs.every(LEAD_EVERY, "lead", self.lead, now=False)
+        await self._serve_page()
         self._schedule_sources()
         self._jobs.every(DIGEST_EVERY, "digests", self.send_due)
         self._jobs.every(WATCH_EVERY, "settings", self.watch_settings, now=False)
@@ -217,6 +234,8 @@ class Daemon:
         )
         await self.stopping.wait()
         log.info("daemon=stopping")
+        if self._page is not None:
+            await self._page.stop()
         # A send in flight gets STOP_SEND_GRACE: the server may have queued the message and be
         # about to say so; cut, it would be sent again.
         await self._jobs.stop(lambda: STOP_SEND_GRACE if self._sending.locked() else STOP_GRACE)

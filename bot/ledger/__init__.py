@@ -3,6 +3,7 @@
 Its public face, for the code around it: `Ledger` (the parts: papers, deliveries, outbox, status,
 on one `Database`), what the sender handles (`OutboxEmail`, `new_owner`, `OffLoop`), what
 `bot status` reads (`Status`, `SourceState`, `DELIVERY_STATES`), `check_database` for `bot check`,
+the recipients' stops (`Recipients`, `RecipientState`),
 and the daemon's locks (`daemon_lock`, `Leadership`).
 """
 
@@ -14,6 +15,7 @@ from bot.ledger.ledger import Ledger
 from bot.ledger.lock import Leadership, daemon_lock
 from bot.ledger.outbox import Outbox
 from bot.ledger.papers import Papers, SourceState
+from bot.ledger.recipients import STOPS, Recipients, RecipientState
 from bot.ledger.status import DELIVERY_STATES, Status
 
 __all__ = [
@@ -21,6 +23,9 @@ __all__ = [
     "Papers",
     "Deliveries",
     "Outbox",
+    "Recipients",
+    "RecipientState",
+    "STOPS",
     "Database",
     "OffLoop",
     "OutboxEmail",

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, and_, bindparam, func, or_, select, update
 
+from bot.ledger.recipients import drop_claimed
 from bot.ledger.schema import PENDING, SENDING, deliveries, outbox, outbox_data
 
 __all__ = [
@@ -83,6 +84,7 @@ def claim(
     chosen = sorted(
         _candidates(conn, abandoned, wanted, limit) + _candidates(conn, due, wanted, limit)
     )[:limit]
+    chosen = drop_claimed(conn, chosen, now)  # a recipient's stop, checked at the last moment
     if not chosen:
         return []
     claimed = conn.execute(

@@ -2,8 +2,9 @@
 
 `Ledger.open(url)` gives `papers` (papers, identity keys, sources' poll state, subscribers' first
 sighting), `deliveries` (papers owed to subscribers), `outbox` (rendered emails and the claims on
-them) and `status()`; each piece of code is handed only the part it uses (the poll gets `papers`,
-the sender `deliveries` and `outbox`). The daemon's leadership lock is `bot.ledger.lock`.
+them), `recipients` (stops asked by recipients or forced by their servers) and `status()`;
+each piece of code is handed only the part it uses (the poll gets `papers`, the sender
+`deliveries`, `outbox` and `recipients`). The daemon's leadership lock is `bot.ledger.lock`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.ledger.handle import Database
 from bot.ledger.history import History, daily_history
 from bot.ledger.outbox import Outbox
 from bot.ledger.papers import Papers
+from bot.ledger.recipients import Recipients
 from bot.ledger.status import Status, read_status
 
 __all__ = ["Ledger"]
@@ -29,6 +31,7 @@ class Ledger:
         self.papers = Papers(database)
         self.deliveries = Deliveries(database)
         self.outbox = Outbox(database)
+        self.recipients = Recipients(database)
 
     @classmethod
     def open(cls, url: str, *, read_only: bool = False) -> Self:

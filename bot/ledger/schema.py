@@ -40,11 +40,13 @@ __all__ = [
     "deliveries",
     "outbox",
     "outbox_data",
+    "recipients",
     "PENDING",
     "SENDING",
     "SENT",
     "FAILED",
     "QUARANTINED",
+    "DROPPED",
     "STATES",
     "EMAIL_STATES",
     "paper_row",
@@ -53,6 +55,9 @@ __all__ = [
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 QUARANTINED = "quarantined"
+# A delivery or an email a recipient's opt-out (or a suspension) cancelled before it went: kept,
+# never sent; `bot status` counts it when there is one (bot.ledger.recipients).
+DROPPED = "dropped"
 STATES = (PENDING, SENT, FAILED, QUARANTINED)  # of a delivery (one paper owed to one subscriber)
 EMAIL_STATES = (PENDING, SENDING, SENT, FAILED)  # of an outbox row (one email)
 
@@ -206,6 +211,24 @@ outbox_data = Table(
     metadata,
     Column("outbox_id", Integer, ForeignKey("outbox.id"), primary_key=True),
     Column("data", LargeBinary, nullable=False),
+)
+
+
+# What recipients decided on their page, or their mail server for them (SPEC section 6): one row
+# per (lower-cased) address, shared by every process on the ledger. `state` is "unsubscribed",
+# "paused", "suspended" or "" (nothing stops sending; the row only counts refusals). `refusals`
+# counts emails in a row refused at RCPT with a 5xx, the last at `refused_at` with `reply`. Kept
+# apart from the settings file: the operator's edits never undo it.
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("state", String(12), nullable=False, default=""),
+    Column("since", UTCDateTime()),
+    Column("how", Text),  # "one-click", "page", or the server's reply of a suspension
+    Column("refusals", Integer, nullable=False, default=0),
+    Column("refused_at", UTCDateTime()),
+    Column("reply", Text),
 )
 
 

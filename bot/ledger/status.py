@@ -1,5 +1,6 @@
 """`bot status` from the ledger: every source's state, papers seen, deliveries and emails per
-subscriber and state, each subscriber's latest error; read in one snapshot.
+subscriber and state, each subscriber's latest error, the recipients' stops; read in one snapshot.
+A delivery `dropped` by a stop is counted only where there is one (the four states always are).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, func, select
 
 from bot.ledger.handle import Database
 from bot.ledger.papers import SourceState, source_state
+from bot.ledger.recipients import RecipientState, stopped_states
 from bot.ledger.schema import (
     FAILED,
     PENDING,
@@ -40,6 +42,8 @@ class Status:
     # Emails (outbox rows) per subscriber and state; each subscriber's latest error (when, text).
     emails: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: dict[str, tuple[datetime | None, str]] = field(default_factory=dict)
+    # Addresses stopped by their recipient or suspended (bot.ledger.recipients), lower case.
+    stopped: dict[str, RecipientState] = field(default_factory=dict)
 
 
 def read_status(database: Database) -> Status:
@@ -54,6 +58,7 @@ def read_status(database: Database) -> Status:
             )
         ).all()
         emails, errors = _mail_status(conn)
+        stopped = stopped_states(conn)
     counts: dict[str, dict[str, int]] = {}
     for email in known:
         counts[email] = dict.fromkeys(STATES, 0)
@@ -65,6 +70,7 @@ def read_status(database: Database) -> Status:
         deliveries=dict(sorted(counts.items())),
         emails=dict(sorted(emails.items())),
         errors=dict(sorted(errors.items())),
+        stopped=stopped,
     )
 
 

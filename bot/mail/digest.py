@@ -17,6 +17,7 @@ from bot.mail.render import Digest, DigestItem, Renderer, subject
 from bot.models import Paper, Pending, Settings, Subscriber
 from bot.query.matcher import highlight
 from bot.query.rank import Corpus, rank_key, score
+from bot.web.tokens import page_url
 
 __all__ = [
     "Composed",
@@ -115,9 +116,12 @@ def compose(
         for d in batch[settings.max_items :]
     )
     sender = settings.mail.from_addr
-    unsubscribe = _unsubscribe_url(
-        settings.mail.unsubscribe, subscriber.email, message.sender_address(sender)
-    )
+    if settings.web is not None:  # the recipient's own page (SPEC section 6), one-click
+        unsubscribe = page_url(settings.web, subscriber.email)
+    else:
+        unsubscribe = _unsubscribe_url(
+            settings.mail.unsubscribe, subscriber.email, message.sender_address(sender)
+        )
     full = (subscriber.abstract or settings.abstract) == "full"
     digest = Digest(
         subscriber, tuple(items), len(pending) - len(batch), now, unsubscribe, listed, full

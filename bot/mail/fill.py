@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from bot.ledger import Database, Deliveries, OffLoop, Outbox, OutboxEmail, Papers
+from bot.ledger import Database, Deliveries, OffLoop, Outbox, OutboxEmail, Papers, Recipients
 from bot.mail.digest import CORPUS_PAPERS, compose, compose_isolating, ranked
 from bot.mail.render import Renderer
 from bot.mail.retry import RetryPolicy, SendReport
@@ -28,7 +28,8 @@ log = logging.getLogger("bot.mail.send")  # one logger for a send run, whichever
 class MailLedger(Protocol):
     """What the sender uses of the ledger (bot.ledger.Ledger has it): deliveries and the outbox,
     the newest papers (word rarity for ranking, query.rank), and the database handle only for its
-    worker thread (`Database.worker`)."""
+    worker thread (`Database.worker`); and the recipients' stops (nothing goes to a stopped
+    address)."""
 
     @property
     def database(self) -> Database: ...
@@ -41,6 +42,9 @@ class MailLedger(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def recipients(self) -> Recipients: ...
 
 
 async def fill(

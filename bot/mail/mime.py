@@ -63,7 +63,8 @@ def build_message(
     """The whole message as bytes, ready for SMTP DATA or a Maildir file.
 
     Bodies are quoted-printable, so the message is 7-bit clean and needs no 8BITMIME from the relay;
-    every line ends in CRLF and header lines stay within 78 columns. `unsubscribe` is a mailto: or
+    every line ends in CRLF and header lines stay within 78 columns (but a long List-Unsubscribe).
+    `unsubscribe` is a mailto: or
     https: URL; https adds RFC 8058 `List-Unsubscribe-Post`. Raises ValueError only for an unusable
     `from_addr`/`to_addr` (the settings loader checks those).
 
@@ -86,7 +87,12 @@ def build_message(
     ]
     link = _header_url(unsubscribe)
     if link:
-        lines.append(_text_header("List-Unsubscribe", f"<{link}>"))
+        # One line even past 78 columns (RFC 5322 allows 998): folded words would become
+        # encoded-words, which no mail client reads as a URL; a page link's token is long.
+        header = f"List-Unsubscribe: <{link}>"
+        lines.append(
+            header if len(header) <= 998 else _text_header("List-Unsubscribe", f"<{link}>")
+        )
         if urlsplit(link).scheme.lower() == "https":
             lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     # A boundary derived from the Message-ID keeps a resent digest byte-identical. "=_" cannot occur

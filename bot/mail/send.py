@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from bot.errors import MessageTooBigError, PermanentSendError, SendError
+from bot.errors import MessageTooBigError, PermanentSendError, RecipientRefusedError, SendError
 from bot.ledger import Ledger, OffLoop, OutboxEmail, new_owner
 from bot.mail.digest import Composed, compose_for
 from bot.mail.fill import MailLedger, fill, split
@@ -72,8 +72,11 @@ async def send(
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    authors = scope if compose is None else scope & {e.lower() for e in compose}
     with ledger.database.worker() as run:
+        # Addresses their recipients stopped (or their server refused): what was queued for them
+        # is dropped, nothing is composed; a claim checks again (bot.ledger.recipients).
+        scope -= await run(ledger.recipients.hold, scope, now)
+        authors = scope if compose is None else scope & {e.lower() for e in compose}
         await fill(
             settings, ledger, run, renderer, now, known, authors, period, policy, report, stop
         )
@@ -191,6 +194,8 @@ async def _deliver(
                     )
                 if isinstance(failed, PermanentSendError):
                     await run(outbox.email_failed, row.id, failed.reply, clock())
+                    if isinstance(failed, RecipientRefusedError):
+                        await run(ledger.recipients.refused, row.email, failed.reply, clock())
                     deferred.pop(row.id, None)
                     report.failed.append(f"{row.email}: refused: {failed.reply}")
                     log.error("subscriber=%s refused=%r", row.email, failed.reply)

@@ -14,7 +14,13 @@ from typing import TypeVar
 import aiosmtplib
 from aiosmtplib.protocol import normalize_message_line_endings
 
-from bot.errors import ConfigError, MessageTooBigError, PermanentSendError, TemporarySendError
+from bot.errors import (
+    ConfigError,
+    MessageTooBigError,
+    PermanentSendError,
+    RecipientRefusedError,
+    TemporarySendError,
+)
 from bot.models import MailSettings
 from bot.text import one_line
 
@@ -176,7 +182,10 @@ class SmtpTransport:
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             first = exc.recipients[0]
             what = f"mail server {where} refused recipient {first.recipient}"
-            return _by_code(first.code, what, _reply(first.code, first.message))
+            error = _by_code(first.code, what, _reply(first.code, first.message))
+            if isinstance(error, PermanentSendError):  # the address itself: counts to suspend it
+                return RecipientRefusedError(str(error), error.reply)
+            return error
         if isinstance(exc, aiosmtplib.SMTPDataError):
             what = f"mail server {where} refused the message"
             if _too_big(exc.code, exc.message):

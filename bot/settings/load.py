@@ -32,6 +32,7 @@ from bot.settings.tables import (
     table,
 )
 from bot.settings.values import parse_duration
+from bot.settings.web import read_web
 
 __all__ = [
     "KNOWN_KEYS",
@@ -140,13 +141,14 @@ def _validate(document: dict[str, Any], path: str | os.PathLike[str], check_quer
     problems.unknown_keys(document, tuple(KNOWN_KEYS), "", elsewhere(""))
     bot = read_bot(table(problems, document, "bot"), problems, file.parent)
     mail = read_mail(table(problems, document, "mail"), problems, file.parent)
+    web = read_web(table(problems, document, "web"), problems) if "web" in document else None
     sources, names = read_sources(document.get("sources"), problems, file.parent, check_query)
     subscribers = read_subscribers(
         document.get("subscribers", []), problems, bot["timezone"], names, check_query
     )
     if problems.lines:
         raise ConfigError(problems.lines)
-    return Settings(path=file, mail=mail, sources=sources, subscribers=subscribers, **bot)
+    return Settings(path=file, mail=mail, web=web, sources=sources, subscribers=subscribers, **bot)
 
 
 def _parse_toml(data: bytes, shown: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ KNOWN_KEYS: Mapping[str, tuple[str, ...]] = {
         "timeout",
         "unsubscribe",
     ),
+    "web": ("listen", "base_url", "secret_env"),
     "sources": ("name", "type", "url", "every", "include_revisions", "exclude"),
     "subscribers": (
         "email",
@@ -83,6 +84,7 @@ CheckQuery = Callable[[str], object]
 _HEADERS = {
     "bot": "[bot]",
     "mail": "[mail]",
+    "web": "[web]",
     "sources": "[[sources]]",
     "subscribers": "[[subscribers]]",
 }
