@@ -4,25 +4,14 @@ subscriber the matches and emails per day. No script, nothing fetched."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from support.browser import ARGS, CHROMIUM
 
 from bot.cli.main import main
 from tests.test_cli_ops import INSTANT, MAILDIR, T0, _feed, write_settings
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _once(monkeypatch, config: Path, when) -> int:
@@ -30,7 +19,7 @@ def _once(monkeypatch, config: Path, when) -> int:
     return main(["--config", str(config), "once"])
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM}")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
 def test_the_status_page_shows_papers_failures_matches_and_emails_per_day(
     tmp_path: Path, monkeypatch, capsys
 ):
@@ -56,7 +45,7 @@ def test_the_status_page_shows_papers_failures_matches_and_emails_per_day(
 
     requests: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             tab = browser.new_page()
             tab.on("request", lambda r: requests.append(r.url))

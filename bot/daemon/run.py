@@ -209,7 +209,7 @@ class Daemon:
         from bot.web.server import PageServer  # aiohttp only for daemons that serve the page
 
         self._page = PageServer(lambda: self.settings, self.ledger.recipients, self.now)
-        await self._page.start(web.host, web.port)
+        await self._page.start(web.host, web.port, f"{self.settings.path}: web.listen")
 
     async def run(self) -> int:
         """Run until SIGTERM or SIGINT; finish the work in flight; 0 on a clean stop."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -23,10 +24,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.errors import BotError, ConfigError
 from bot.ledger import Recipients
 from bot.models import Settings
+from bot.text import one_line
 from bot.web.page import Page, render_page, subject_of
 from bot.web.tokens import MAX_TOKEN, address_of
 
@@ -74,8 +77,11 @@ class PageServer:
         app.router.add_post("/u/{token}", self._change)
         return app
 
-    async def start(self, host: str, port: int) -> None:
-        """Listen on host:port; ConfigError (one line) when that address cannot be taken."""
+    async def start(self, host: str, port: int, where: str = "web.listen") -> None:
+        """Listen on host:port; ConfigError (one line, at `where`) when that address cannot be
+        taken."""
+        if not any(isinstance(f, _OneLine) for f in logging.getLogger("aiohttp.server").filters):
+            logging.getLogger("aiohttp.server").addFilter(_OneLine())
         runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=_SHUTDOWN)
         await runner.setup()
         try:
@@ -83,8 +89,9 @@ class PageServer:
         except OSError as exc:
             await runner.cleanup()
             shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise ConfigError(
-                f"web.listen: cannot listen on {shown}: {exc.strerror or exc} (stop what"
+                f"{where}: cannot listen on {shown}: {reason} (stop what"
                 " listens there, or choose another listen address)"
             ) from None
         self._runner = runner
@@ -191,3 +198,22 @@ async def _headers(request: web.Request, handler) -> web.StreamResponse:
         response = _plain(503, "503: Service Unavailable (try again in a few minutes)")
     response.headers.update(_HEADERS)
     return response
+
+
+class _OneLine(logging.Filter):
+    """A request that is not HTTP (a TLS hello, a 70 KB request line) is the client's fault:
+    aiohttp answers 400 and logs it with a traceback; here it becomes one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = (
+                "web=bad_request status=%s reason=%r",
+                (
+                    error.code,
+                    one_line(str(error.message), 120),
+                ),
+            )
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
