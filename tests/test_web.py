@@ -381,6 +381,12 @@ def test_status_list_and_resume_show_and_end_an_opt_out_word_for_word(
         f" ('bot subscribers resume {ANN}')"
     ]
     assert lines[at + 2] == f"subscriber {BOB}: 0 pending, 2 sent, 0 failed, 0 quarantined"
+    page = tmp_path / "status.html"
+    assert _cli(monkeypatch, capsys, config, T0, "status", "--html", str(page))[0] == 0
+    assert (
+        '<p class="failing-note stopped">unsubscribed by the recipient 2026-03-04 10:01 UTC'
+        " (one-click): nothing is sent</p>"
+    ) in page.read_text(encoding="utf-8")
     code, out, _ = _cli(monkeypatch, capsys, config, T0, "status", "--json")
     people = {p["email"]: p for p in json.loads(out)["subscribers"]}
     assert people[ANN]["stopped"] == {

@@ -33,11 +33,6 @@ def stop_json(stop) -> dict[str, Any] | None:
 def read_stops(settings) -> dict:
     """The stops in the ledger (lower-case address -> RecipientState); {} when the ledger is a
     SQLite file not created yet (listing subscribers creates no database)."""
-    from bot.ledger import Ledger
-    from bot.ledger.db import parse_database, sqlite_file
+    from bot.ledger import stops_in
 
-    path = sqlite_file(parse_database(settings.database))
-    if path is not None and not path.exists():
-        return {}
-    with Ledger.open(settings.database, read_only=True) as ledger:
-        return ledger.recipients.stopped()
+    return stops_in(settings.database)

@@ -15,7 +15,7 @@ from bot.ledger.ledger import Ledger
 from bot.ledger.lock import Leadership, daemon_lock
 from bot.ledger.outbox import Outbox
 from bot.ledger.papers import Papers, SourceState
-from bot.ledger.recipients import STOPS, Recipients, RecipientState
+from bot.ledger.recipients import STOPS, Recipients, RecipientState, stops_in
 from bot.ledger.status import DELIVERY_STATES, Status
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Recipients",
     "RecipientState",
     "STOPS",
+    "stops_in",
     "Database",
     "OffLoop",
     "OutboxEmail",

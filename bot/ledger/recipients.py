@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, desc, or_, select, update
 
-from bot.ledger.db import insert_if_absent
+from bot.ledger.db import insert_if_absent, parse_database, sqlite_file
 from bot.ledger.handle import Database, chunks
 from bot.ledger.schema import (
     DROPPED,
@@ -43,6 +43,7 @@ __all__ = [
     "REFUSALS_TO_SUSPEND",
     "drop_claimed",
     "stopped_states",
+    "stops_in",
 ]
 
 UNSUBSCRIBED, PAUSED, SUSPENDED = "unsubscribed", "paused", "suspended"
@@ -188,6 +189,16 @@ class Recipients:
             if changed:
                 _drop(conn, [email], now, f"dropped: {state} by the recipient")
             return bool(changed)
+
+
+def stops_in(url: str) -> dict[str, RecipientState]:
+    """Every stop in the ledger at `url`, opened read-only; {} for a SQLite file that does not
+    exist yet (a command that only lists creates no database)."""
+    path = sqlite_file(parse_database(url))
+    if path is not None and not path.exists():
+        return {}
+    with Database.open(url, read_only=True) as database:
+        return Recipients(database).stopped()
 
 
 def stopped_states(conn: Connection, emails: list[str] | None = None) -> dict[str, RecipientState]:
