@@ -3,6 +3,7 @@
     python benchmarks/compose.py                 # 200 digests of 50 papers
     python benchmarks/compose.py --digests 50    # a quick run
     python benchmarks/compose.py --plain-order   # the bot without scores and snippets
+    python benchmarks/compose.py --maildir       # 800 digests sent into a Maildir (issue 14)
 
 The papers: the bundled HF listing page (bot/samples/page-000.txt, 80 papers) parsed by the bot,
 each digest 50 of them for one subscriber with three queries. One run prints, per digest:
@@ -15,12 +16,27 @@ each digest 50 of them for one subscriber with three queries. One run prints, pe
      highlights, no inlining), an EmailMessage with both parts, as_bytes();
 the ratios 1/3 and 1/2 (target of issue 16: 1/2 <= 1.10), and the size of one digest (bytes,
 lines of the text part; target <= 80 KB).
+
+--maildir (issue 14, row 2): N digests (default 800) of the same 50 papers into a Maildir, each
+subscriber with the three queries widened by a word of its own that matches nothing (the same
+papers, but no score shared between subscribers). One run prints, per digest:
+  1. the bot: the real send path, `bot.mail.send.send` (what `bot send --all` runs) on a real
+     SQLite ledger holding the papers and the pending deliveries (recorded beforehand, not timed)
+     and a real Maildir (MaildirTransport: tmp/ then new/, fsynced): read the pending papers, rank,
+     compose (snippets, contents, both templates, CSS, MIME), store in the outbox, deliver, mark
+     sent;
+  2. the plain stdlib way for the same papers: Jinja2 text + HTML (whole abstracts, autoescaped),
+     an EmailMessage with both parts, mailbox.Maildir.add (no fsync, no ledger);
+and the ratio 1/2 (target <= 1.0).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import mailbox
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,11 +49,15 @@ import jinja2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import identity  # noqa: E402
+from bot.ledger import Ledger  # noqa: E402
 from bot.mail import digest as digest_module  # noqa: E402
 from bot.mail.digest import compose, ranked  # noqa: E402
 from bot.mail.render import Renderer  # noqa: E402
-from bot.models import Paper, Pending, Settings, Source, Subscriber  # noqa: E402
+from bot.mail.send import send  # noqa: E402
+from bot.mail.transports import open_transports  # noqa: E402
+from bot.models import MailSettings, Paper, Pending, Settings, Source, Subscriber  # noqa: E402
 from bot.query import rank  # noqa: E402
+from bot.query.hits import word_runs  # noqa: E402
 from bot.query.matcher import Matcher  # noqa: E402
 from bot.query.rank import Corpus  # noqa: E402
 from bot.sources.text_listing import parse_text_listing  # noqa: E402
@@ -94,11 +114,16 @@ def plain_way(subscriber: Subscriber, pending: list[Pending]) -> bytes:
 
 
 class _Unscored:
+    """No score: only where the matched words are (the email still highlights them)."""
+
     best_query = None
 
+    def __init__(self, paper: Paper, queries) -> None:
+        self.title_runs, self.abstract_runs = word_runs(paper, queries)
 
-def _no_score(*_args) -> _Unscored:
-    return _Unscored()
+
+def _no_score(paper: Paper, queries, _corpus) -> _Unscored:
+    return _Unscored(paper, queries)
 
 
 def timed(label: str, digests: int, make) -> float:
@@ -111,11 +136,82 @@ def timed(label: str, digests: int, make) -> float:
     return seconds
 
 
+def maildir_run(digests: int, folder: Path) -> None:
+    """Issue 14 row 2: `digests` emails of the same 50 papers into a Maildir, the bot's real send
+    path against the plain stdlib way; prints both and the ratio."""
+    papers = page_papers()
+    chosen = [d.paper for d in digest_pending(papers, Subscriber("x@example.org", "X", QUERIES))]
+    subscribers = tuple(
+        Subscriber(
+            f"reader{n}@example.org",
+            f"Reader {n}",
+            (f"{QUERIES[0]} OR nomatch{n}", *QUERIES[1:]),
+            cadence="instant",
+        )
+        for n in range(digests)
+    )
+    settings = Settings(
+        path=folder / "bench.toml",
+        database=f"sqlite:///{folder / 'bench.db'}",
+        mail=MailSettings(transport="maildir", maildir=folder / "bot-maildir"),
+        sources=(Source("hf-papers-page", "page", PAGE.as_uri()),),
+        subscribers=subscribers,
+    )
+    matcher = Matcher({s.email: s.keywords for s in subscribers})
+    with Ledger.open(settings.database) as ledger:
+        ledger.papers.ensure_subscribers((s.email for s in subscribers), NOW)
+
+        def queue(new: list[Paper]):
+            found = matcher.match(new)
+            ids = {p.id for p in chosen}
+            for paper in new:
+                if paper.id in ids:
+                    for email, queries in found.get(paper.id, {}).items():
+                        yield email, paper.id, tuple(queries)
+
+        ledger.papers.record(papers, NOW, queue=queue)
+
+        async def bot_send():
+            async with open_transports(settings.mail, {}) as transports:
+                return await send(settings, ledger, transports, Renderer(), NOW)
+
+        start = time.perf_counter()
+        report = asyncio.run(bot_send())
+        bot_seconds = (time.perf_counter() - start) / digests
+    delivered = len(list((folder / "bot-maildir" / "new").iterdir()))
+    if report.emails != digests or delivered != digests or report.papers != digests * PER_DIGEST:
+        raise SystemExit(f"the bot sent {report.emails} emails ({report.papers} papers)")
+
+    pending = [Pending(s.email, p, QUERIES, NOW) for s in subscribers[:1] for p in chosen]
+    box = mailbox.Maildir(folder / "plain-maildir", create=True)
+    start = time.perf_counter()
+    for subscriber in subscribers:
+        box.add(plain_way(subscriber, pending))
+    plain_seconds = (time.perf_counter() - start) / digests
+
+    print(f"{digests} digests of {PER_DIGEST} papers from {PAGE.name} into a Maildir")
+    print(
+        f"  {'bot: send --all path (ledger, rank, compose, outbox, Maildir, sent)':<70}"
+        f" {bot_seconds * 1000:7.2f} ms a digest"
+    )
+    print(
+        f"  {'plain stdlib way (Jinja2 + EmailMessage + Maildir.add)':<70}"
+        f" {plain_seconds * 1000:7.2f} ms a digest"
+    )
+    print(f"  ratio bot / plain stdlib: {bot_seconds / plain_seconds:.2f}x (target <= 1.0)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digests", type=int, default=200)
+    parser.add_argument("--digests", type=int, default=None, help="200; 800 with --maildir")
     parser.add_argument("--plain-order", action="store_true", help="only rows 2 and 3")
+    parser.add_argument("--maildir", action="store_true", help="issue 14 row 2 (see above)")
     args = parser.parse_args()
+    if args.maildir:
+        with tempfile.TemporaryDirectory() as folder:
+            maildir_run(args.digests or 800, Path(folder))
+        return
+    args.digests = args.digests or 200
 
     papers = page_papers()
     base = Subscriber("reader@example.org", "Reader", QUERIES)

@@ -16,8 +16,10 @@ from support import FIXTURES, page_papers
 
 from bot.models import Paper
 from bot.query.compile import term_holds, term_spans
-from bot.query.matcher import _compiled
-from bot.query.rank import TITLE_WEIGHT, Corpus, _hits, rank_key, score
+from bot.query.hits import highlight as quick_highlight
+from bot.query.hits import marks, term_runs
+from bot.query.matcher import _compiled, highlight
+from bot.query.rank import TITLE_WEIGHT, Corpus, rank_key, score
 from bot.query.words import tokenize_paper
 
 DAY = datetime(2026, 3, 12, tzinfo=UTC)
@@ -194,4 +196,37 @@ def test_hit_counts_agree_with_the_matchers_spans(query):
                 len(term_spans(term, document, "title")),
                 len(term_spans(term, document, "abstract")),
             )
-            assert _hits(term, document) == (expected if term_holds(term, document) else None)
+            found = term_runs(term, document)
+            counts = None if found is None else (len(found[0]), len(found[1]))
+            assert counts == (expected if term_holds(term, document) else None)
+
+
+AUTHORED = Paper(
+    title="Fine-tuning GPT-3.5 for a state-of-the-art cascade",
+    abstract="A cascade of language models; the cascade's deferral rule. Fine tuning, finetuning.",
+    authors=("Ada Lovelace", "Geoffrey Hinton"),
+    categories=("cs.CL",),
+    sources=("hf-daily",),
+    id="authored",
+)
+
+
+@pytest.mark.parametrize(
+    "queries",
+    [
+        ("model*",),
+        ('"language model"', "survey OR benchmark"),
+        ("llms -survey", "retriev*"),
+        ("state-of-the-art", "fine-tuning OR finetuning", "gpt-3.5 OR GPT-4"),
+        ('"large language" model*', "title:survey abstract:retrieval"),
+        ("author:hinton cascade", "category:cs.CL deferral", "source:hf* -quantum"),
+        ("author:lovelace", "nothing-here", "cascade -deferral"),
+    ],
+)
+def test_the_scores_word_runs_mark_what_the_reference_marks(queries):
+    """The email's marks are the word runs the score found (query.hits looks first words up at C
+    speed); they must be exactly matcher.highlight's, which tries every word in turn."""
+    for paper in [*BUNDLED, AUTHORED]:
+        found = score(paper, queries, CORPUS)
+        shown = marks(paper, found.title_runs, found.abstract_runs)
+        assert shown == highlight(paper, queries) == quick_highlight(paper, queries), paper.title

@@ -6,16 +6,17 @@ message impossible to build (RELIABILITY K4, "poison message") so the others can
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import quote
 
-from bot.links import paper_link
+from bot.links import PaperLink, paper_link
 from bot.mail import mime as message
 from bot.mail.render import Digest, DigestItem, Renderer, subject
 from bot.models import Paper, Pending, Settings, Subscriber
-from bot.query.matcher import highlight
+from bot.query.hits import marks
 from bot.query.rank import Corpus, rank_key, score
 from bot.web.tokens import page_url
 
@@ -99,20 +100,27 @@ def compose(
     batch = email_batch(pending, settings.max_items)
     if not batch:
         return None
-    source_urls = [source.url for source in settings.sources]
+    source_urls = tuple(source.url for source in settings.sources)
     cards = batch[: settings.max_items]
     if corpus is None:
         corpus = Corpus(d.paper for d in cards)
     items = []
     for delivery in cards:
-        marks = highlight(delivery.paper, delivery.queries)
-        link = paper_link(delivery.paper, source_urls)
-        best = score(delivery.paper, delivery.queries, corpus).best_query
+        scored = score(delivery.paper, delivery.queries, corpus)
+        found = marks(delivery.paper, scored.title_runs, scored.abstract_runs)
+        link = _link(delivery.paper, source_urls)
         items.append(
-            DigestItem(delivery.paper, delivery.queries, marks.title, marks.abstract, link, best)
+            DigestItem(
+                delivery.paper,
+                delivery.queries,
+                found.title,
+                found.abstract,
+                link,
+                scored.best_query,
+            )
         )
     listed = tuple(
-        DigestItem(d.paper, d.queries, link=paper_link(d.paper, source_urls))
+        DigestItem(d.paper, d.queries, link=_link(d.paper, source_urls))
         for d in batch[settings.max_items :]
     )
     sender = settings.mail.from_addr
@@ -143,6 +151,12 @@ def compose(
         unsubscribe=unsubscribe,
     )
     return Composed(data, text, html, paper_ids, message_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _link(paper: Paper, source_urls: tuple[str, ...]) -> PaperLink:
+    # A paper is shown to many subscribers: its link (a title search is a URL-encoding) once.
+    return paper_link(paper, source_urls)
 
 
 def email_batch(pending: Sequence[Pending], max_items: int) -> list[Pending]:

@@ -26,23 +26,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.models import Paper
-from bot.query.compile import (
-    WORD_PREFIX,
-    Term,
-    compile_query,
-    evaluate,
-    positive_terms,
-    sequence_runs,
-    term_holds,
-)
-from bot.query.matcher import _BatchIndex, _compiled, _document, first_tokens
+from bot.query.compile import Program, Term, compile_query, positive_terms
+from bot.query.hits import matched_runs
+from bot.query.matcher import _BatchIndex, _compiled, _document
 from bot.query.syntax import parse_query
 from bot.query.tree import And, Not, Or, Query
-from bot.query.words import Document, TextField
 
 __all__ = ["Corpus", "TermScore", "QueryScore", "Score", "score", "rank_key", "term_text"]
 
@@ -68,6 +60,7 @@ class Corpus:
         self.size = len(documents)
         self._index = _BatchIndex(documents) if documents else None
         self._cache: dict[Term, int] = {}
+        self._stats: dict[str | Query, tuple[tuple[int, float], ...]] = {}
         if documents:
             self.title_words = sum(len(d.title.words) for d in documents) / self.size
             self.abstract_words = sum(len(d.abstract.words) for d in documents) / self.size
@@ -89,6 +82,15 @@ class Corpus:
         """BM25's inverse document frequency: ln(1 + (N - n + 0.5) / (n + 0.5)), always > 0."""
         n = min(self.frequency(term), self.size)
         return math.log(1.0 + (self.size - n + 0.5) / (n + 0.5))
+
+    def stats(self, query: str | Query) -> tuple[tuple[int, float], ...]:
+        """(frequency, idf) of each term of `query`, in the order of its compiled terms; worked
+        out once per query (a digest asks for every paper of it)."""
+        found = self._stats.get(query)
+        if found is None:
+            _, terms = _compiled(query)
+            found = self._stats[query] = tuple((self.frequency(t), self.idf(t)) for t in terms)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +120,18 @@ class QueryScore:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """A paper's score: the sum of its matching queries' points; `queries` in the given order."""
+    """A paper's score: the sum of its matching queries' points; `queries` in the given order.
+
+    `title_runs` and `abstract_runs`: the word positions (first, last) where the matched terms
+    hit, found once for the score and kept for the email's highlights (query.hits.marks).
+    """
 
     queries: tuple[QueryScore, ...]
     corpus_size: int
+    title_runs: frozenset[tuple[int, int]] = field(default=frozenset(), compare=False, repr=False)
+    abstract_runs: frozenset[tuple[int, int]] = field(
+        default=frozenset(), compare=False, repr=False
+    )
 
     @property
     def total(self) -> float:
@@ -155,6 +165,20 @@ def _labels(query: str | Query) -> dict[Term, str]:
     return labels
 
 
+@lru_cache(maxsize=4096)
+def _plan(query: str | Query) -> tuple[Program, tuple[Term, ...], tuple[int, ...], tuple[str, ...]]:
+    """A query's program and terms (as the matcher compiles them), the numbers of its terms worth
+    points (outside any NOT, in order) and each term as the query writes it."""
+    program, terms = _compiled(query)
+    labels = _labels(query)
+    return (
+        program,
+        terms,
+        tuple(sorted(positive_terms(program))),
+        tuple(labels.get(t, "?") for t in terms),
+    )
+
+
 def term_text(term: Term, query: str | Query) -> str:
     """A term of `query` as the query writes it: `"language model"`, `judge*`, `title:survey`."""
     return _labels(query).get(term, "?")
@@ -175,75 +199,34 @@ def _score(paper: Paper, queries: tuple[str | Query, ...], corpus: Corpus) -> Sc
     title_norm = 1.0 - B + B * len(document.title.words) / corpus.title_words
     abstract_norm = 1.0 - B + B * len(document.abstract.words) / corpus.abstract_words
     parts = []
+    title_runs: set[tuple[int, int]] = set()
+    abstract_runs: set[tuple[int, int]] = set()
     for query in queries:
-        program, terms = _compiled(query)
-        hits = [_hits(term, document) for term in terms]
-        holds = [found is not None for found in hits]
-        if not evaluate(program, holds.__getitem__):
+        program, terms, positive, labels = _plan(query)
+        runs = matched_runs(program, terms, document)
+        if runs is None:
             parts.append(QueryScore(str(query), False, ()))
             continue
+        stats = corpus.stats(query)
         found = []
-        for number in sorted(positive_terms(program)):
-            term, counts = terms[number], hits[number]
-            if counts is None:
+        for number in positive:
+            hits = runs[number]
+            if hits is None:
                 continue
-            in_title, in_abstract = counts
+            title_runs.update(hits[0])
+            abstract_runs.update(hits[1])
+            in_title, in_abstract = len(hits[0]), len(hits[1])
             weighted = (
                 TITLE_WEIGHT * in_title / title_norm + ABSTRACT_WEIGHT * in_abstract / abstract_norm
             )
-            idf = corpus.idf(term)
+            frequency, idf = stats[number]
             # A term that holds outside title and abstract (author:, category:) is one hit.
             saturated = weighted / (K1 + weighted) if weighted else 1.0 / (K1 + 1.0)
             found.append(
-                TermScore(
-                    term_text(term, query),
-                    in_title,
-                    in_abstract,
-                    corpus.frequency(term),
-                    idf,
-                    idf * saturated,
-                )
+                TermScore(labels[number], in_title, in_abstract, frequency, idf, idf * saturated)
             )
         parts.append(QueryScore(str(query), True, tuple(found)))
-    return Score(tuple(parts), corpus.size)
-
-
-def _hits(term: Term, document: Document) -> tuple[int, int] | None:
-    """(title hits, abstract hits) of `term` in `document`, or None when it does not hold.
-
-    Counts what compile.term_spans would find, without working out character spans: the first
-    word of each sequence is looked up in the word or key column (list.index and count run at C
-    speed), the rest of a phrase is checked only from there.
-    """
-    counts = []
-    for name in ("title", "abstract"):
-        if name not in term.fields:
-            counts.append(0)
-            continue
-        text = document.title if name == "title" else document.abstract
-        counts.append(sum(_runs(sequence, text) for sequence in term.alternatives))
-    if counts[0] or counts[1]:
-        return counts[0], counts[1]
-    if set(term.fields) <= {"title", "abstract"} or not term_holds(term, document):
-        return None
-    return 0, 0
-
-
-def _runs(sequence: tuple[tuple[str, str], ...], text: TextField) -> int:
-    operation, operand = sequence[0]
-    if operation == WORD_PREFIX:
-        firsts = [
-            (w, text.keys[i], i, i) for i, w in enumerate(text.words) if w.startswith(operand)
-        ]
-        firsts += [j for j in text.joins if j[0] and j[0].startswith(operand)]
-    else:
-        found = first_tokens(sequence[0], text)
-        if found is None:  # names (category:, source:) are not in title or abstract
-            return 0
-        firsts = found
-    if len(sequence) == 1:
-        return len(firsts)
-    return sum(1 for _ in sequence_runs(sequence, text, firsts))
+    return Score(tuple(parts), corpus.size, frozenset(title_runs), frozenset(abstract_runs))
 
 
 def rank_key(paper: Paper, queries: Sequence[str | Query], corpus: Corpus) -> tuple:
