@@ -235,11 +235,11 @@ def test_no_email_log_or_json_shows_a_source_urls_password_or_token(tmp_path: Pa
         "Sparse Paper Linking The Listing",
     ):
         search = "https://arxiv.org/search/?query=" + title.replace(" ", "+") + "&searchtype=title"
-        assert title not in links  # the title itself is not passed off as the paper's page
-        assert search in [h for h, _ in parsed.links]
+        # The title links to the search (once: no second link), and the card says it is one.
+        assert links[title] == search and [h for h, _ in parsed.links].count(search) == 1
         assert f"{title}\n" in text.replace("*", "")
-    assert html.count("search arXiv for this title</a>") == 3
-    assert text.count("Search arXiv for this title (the listing gives no link):") == 3
+        assert f"\n    arXiv title search (the listing gives no link):\n    {search}\n" in text
+    assert html.count(" · title links to an arXiv search</p>") == 3
     relative = links.get("Sparse Paper With A Relative Link")
     assert relative is None or relative.startswith("http://127.0.0.1:")
 
