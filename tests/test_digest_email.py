@@ -121,7 +121,9 @@ def test_max_items_5_and_8_polls_of_6_matches_put_every_paper_in_an_email(tmp_pa
         seen_html += [int(t.rsplit(" ", 1)[1]) for _, t in links if "attention study" in t]
         # Each poll's six: five cards and one listed line, nothing promised for "the next email".
         assert msg["Subject"].startswith("6 new papers")
-        assert text.count("\n    Matched: sparse\n") == 5
+        # All five cards matched the one query: said once at the top, not on every card.
+        assert text.count("Matched: sparse") == 0
+        assert text.count("\nEvery paper below matched: sparse\n") == 1
         assert "Also new, one line each:" in text and "next email" not in text
     assert sorted(seen_text) == list(range(48))
     assert sorted(seen_html) == list(range(48))
@@ -238,7 +240,7 @@ def test_no_email_log_or_json_shows_a_source_urls_password_or_token(tmp_path: Pa
         # The title links to the search (once: no second link), and the card says it is one.
         assert links[title] == search and [h for h, _ in parsed.links].count(search) == 1
         assert f"{title}\n" in text.replace("*", "")
-        assert f"\n    arXiv title search (the listing gives no link):\n    {search}\n" in text
+        assert f" · arXiv title search:\n    {search}\n" in text
     assert html.count(" · title links to an arXiv search</p>") == 3
     relative = links.get("Sparse Paper With A Relative Link")
     assert relative is None or relative.startswith("http://127.0.0.1:")

@@ -336,3 +336,44 @@ def test_any_paper_renders_to_inert_html(
     assert not [name for _, attrs in tags.tags for name in attrs if name.startswith("on")]
     assert all(href.lower().startswith(("http://", "https://")) for href in tags.hrefs())
     assert "\r" not in text
+
+
+TITLE_ONLY = Paper(
+    id="title:sparse-mixtures",
+    title="Sparse Mixtures Without Links",
+    abstract="Sparse mixtures of experts, listed without a link.",
+    sources=("hf-papers-page",),
+    published=datetime(2024, 5, 1, tzinfo=UTC),
+)
+SEARCH = "https://arxiv.org/search/?query=Sparse+Mixtures+Without+Links&searchtype=title"
+
+
+def test_a_paper_without_a_link_has_its_title_link_to_a_labelled_search_once(renderer):
+    text, html = renderer.render(digest(item(TITLE_ONLY, "sparse"), item(JUDGES, "sparse")))
+    # HTML: the title is the link (one link to the search, not a second one in a label).
+    assert Tags(html).hrefs().count(SEARCH) == 1
+    assert f'1. <a href="{SEARCH.replace("&", "&amp;")}">Sparse Mixtures Without Links</a>' in html
+    assert (
+        '<p class="meta">hf-papers-page · 2024-05-01 · title links to an arXiv search</p>' in html
+    )
+    # Text: the label on the source line, the URL alone on the next one (never cut), once.
+    assert (
+        "1. Sparse Mixtures Without Links\n"
+        "    hf-papers-page · 2024-05-01 · arXiv title search:\n"
+        f"    {SEARCH}\n"
+    ) in text
+    assert text.count(SEARCH) == 1
+
+
+def test_cards_that_all_matched_the_same_queries_say_so_once(renderer):
+    same = digest(
+        item(TITLE_ONLY, "sparse", "title:judge*"), item(JUDGES, "sparse", "title:judge*")
+    )
+    text, html = renderer.render(same)
+    assert "\nEvery paper below matched: sparse; title:judge*\n" in text
+    assert "Matched:" not in text and 'class="matched"' not in html
+    assert "Every paper below matched: <code>sparse</code>, <code>title:judge*</code></p>" in html
+    # Different queries on different cards: each card says its own.
+    text, html = renderer.render(digest(item(TITLE_ONLY, "sparse"), item(JUDGES, "title:judge*")))
+    assert "Every paper below" not in text + html
+    assert text.count("\n    Matched: ") == 2 and html.count('<p class="matched">') == 2

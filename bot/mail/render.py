@@ -138,6 +138,9 @@ class Renderer:
             view["number"] = number
             view["queries"], view["matched_text"] = _matched(item.queries)
             items.append(view)
+        # Cards that all matched the same queries say so once, at the top, not 50 times.
+        same = len(items) > 1 and all(v["queries"] == items[0]["queries"] for v in items)
+        matched_all = items[0]["queries"] if same else ()
         toc = _contents(digest.items, items)
         listed = [
             _line_view(item, number)
@@ -153,6 +156,8 @@ class Renderer:
             "toc": toc,
             "listed": listed,
             "count": len(items) + len(listed),
+            "matched_all": matched_all,
+            "matched_all_text": _matched_all(matched_all),
             "more": max(digest.more, 0),
             "now": digest.now,
             "date": f"{digest.now:%Y-%m-%d}",
@@ -202,6 +207,15 @@ def _matched(queries: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     many cards of a digest)."""
     shown = tuple(dict.fromkeys(one_line(q) for q in queries))
     return shown, wrap("Matched: " + "; ".join(shown))
+
+
+@functools.lru_cache(maxsize=1024)
+def _matched_all(queries: tuple[str, ...]) -> str:
+    if not queries:
+        return ""
+    return textwrap.fill(
+        "Every paper below matched: " + "; ".join(queries), width=WIDTH, break_on_hyphens=False
+    )
 
 
 def _contents_line(title: str, number: int) -> str:
