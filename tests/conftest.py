@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from support.schemas import fresh_schema
 
 PG_ENV = "BOT_TEST_DATABASE_URL"
 PG_SKIP = f"{PG_ENV} is not set; set it to a PostgreSQL URL to run the store tests there"
@@ -31,19 +29,9 @@ def pg_database_url() -> Iterator[str]:
 
 
 def _pg_schema() -> Iterator[str]:
-    """Each test gets its own schema (libpq `options=-csearch_path=…`, which psycopg passes
-    through), dropped with everything in it afterwards."""
+    """Each test gets its own schema, dropped with everything in it afterwards."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(PG_SKIP)
-    schema = f"bot_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(base, "bot_test") as url:
+        yield url
