@@ -65,8 +65,10 @@ class PollReport:
 
 
 def compile_matcher(settings: Settings) -> Matcher:
-    """Every subscriber's queries, compiled once per settings load."""
-    return Matcher({s.email: s.keywords for s in settings.subscribers})
+    """Every subscriber's queries, compiled once per settings load; by email, so that the
+    deliveries come in the order of the ledger's key (deliveries.queue_deliveries)."""
+    people = sorted(settings.subscribers, key=lambda s: s.email.lower())
+    return Matcher({s.email: s.keywords for s in people})
 
 
 async def poll(
@@ -199,16 +201,18 @@ class _Recorder:
         The subscribers are read inside the transaction, the papers first seen at that moment
         (SPEC section 4: a subscriber added mid-poll gets this poll's papers).
         """
-        queued: list[tuple[str, str, tuple[str, ...]]] = []
+        queued = 0
 
-        def queue(new: list[Paper]) -> list[tuple[str, str, tuple[str, ...]]]:
+        def queue(new: list[Paper]) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+            nonlocal queued
             people, compiled = self.audience()
-            queued[:] = _deliveries(compiled, people, new)
-            return queued
+            for delivery in _deliveries(compiled, people, new):
+                queued += 1
+                yield delivery
 
         new = self.ledger.record(papers, self.clock(), queue=None if self.mark_seen else queue)
         self.new.extend(new)
-        self.queued += len(queued)
+        self.queued += queued
         return new
 
 
@@ -357,12 +361,11 @@ def _tag(paper: Paper, source: Source) -> Paper:
 def _deliveries(
     matcher: Matcher, subscribers: Sequence[Subscriber], new: Sequence[Paper]
 ) -> Iterator[tuple[str, str, tuple[str, ...]]]:
-    """(email, paper id, queries) for each new paper a subscriber's queries and sources admit."""
-    by_email = {s.email: s for s in subscribers}
-    by_id = {p.id: p for p in new}
-    for paper_id, owners in matcher.match(new).items():
-        paper = by_id[paper_id]
-        for email, queries in owners.items():
-            admitted = by_email[email].sources
-            if admitted is None or set(admitted) & set(paper.sources):
-                yield email, paper_id, queries
+    """(email, paper id, queries) for each new paper a subscriber's queries and sources admit,
+    made as the ledger reads them (Matcher.pairs)."""
+    admits = {s.email: set(s.sources) for s in subscribers if s.sources is not None}
+    listed_by = {p.id: set(p.sources) for p in new} if admits else {}
+    for email, paper_id, queries in matcher.pairs(new):
+        admitted = admits.get(email)
+        if admitted is None or admitted & listed_by[paper_id]:
+            yield email, paper_id, queries

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from ledger_sql import outbox_ids, outbox_row, paper_count, pending_count
+from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 
 from bot import identity
@@ -686,3 +687,57 @@ def test_concurrent_claimers_never_take_the_same_email(database_url: str) -> Non
     for thread in threads:
         thread.join(60)
     assert sorted(taken) == sorted(set(taken)) and len(taken) == 60
+
+
+# --- many deliveries (issue 14) -----------------------------------------------------------------
+
+
+def test_deliveries_are_stored_as_the_ledger_stores_every_row(store: Ledger) -> None:
+    # Written in bulk, apart from SQLAlchemy's per-row processing: the time must be stored as
+    # every other time is (SQLite: the same text, so that comparisons in SQL hold).
+    store.papers.ensure_subscribers(["a@example.org"], T0)
+    store.papers.record([arxiv("2501.00090", "Stored Alike")], T1, everyone(["A@example.org"]))
+    sql = (
+        "SELECT d.email, d.state, d.queries, d.attempts, d.sent_at, d.outbox_id,"
+        " d.queued_at = p.first_seen FROM deliveries d JOIN papers p ON p.id = d.paper_id"
+    )
+    with store.database.read() as conn:
+        rows = [(*row[:-1], bool(row[-1])) for row in conn.execute(text(sql))]
+    assert rows == [("a@example.org", "pending", '["q"]', 0, None, None, True)]
+    assert store.deliveries.oldest_unassigned() == {"a@example.org": T1}
+
+
+MANY_PAPERS, MANY_EMAILS = 120, 430  # 51,600 deliveries: more than one batch of inserts
+
+
+def test_a_poll_of_many_deliveries_writes_each_pair_once_with_its_first_queries(
+    store: Ledger,
+) -> None:
+    emails = [f"reader{n:03d}@example.org" for n in range(MANY_EMAILS)]
+    store.papers.ensure_subscribers(emails, T0)
+    store.papers.ensure_subscribers(["late@example.org"], T2)
+    papers = [arxiv(f"2501.{n:05d}", f"Paper Number {n}") for n in range(MANY_PAPERS)]
+
+    def queue(new: list[Paper]):
+        # Paper by paper (not in the ledger's order), a subscriber first seen later, and every
+        # pair of the first paper given again at the end with other queries.
+        for paper in new:
+            for email in [*emails, "late@example.org"]:
+                yield email.upper() if paper is new[0] else email, paper.id, (f"q {paper.id}",)
+        for email in emails:
+            yield email, new[0].id, ("again",)
+
+    store.papers.record(papers, T1, queue)
+    sql = (
+        "SELECT count(*), count(DISTINCT d.email), count(DISTINCT d.paper_id) FROM deliveries d"
+        " JOIN papers p ON p.id = d.paper_id"
+        " WHERE d.state = 'pending' AND d.queued_at = p.first_seen"
+    )
+    with store.database.read() as conn:
+        counted = tuple(conn.execute(text(sql)).one())
+    assert counted == (MANY_PAPERS * MANY_EMAILS, MANY_EMAILS, MANY_PAPERS)
+    pending = store.deliveries.pending(emails[-1])
+    assert [(p.paper.id, p.queries) for p in pending] == [
+        (p.id, (f"q {p.id}",)) for p in sorted(papers, key=lambda p: p.id)
+    ]
+    assert pending_count(store, "late@example.org") == 0

@@ -8,11 +8,22 @@ K4). Once in an outbox email they follow that email (see `outbox`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 
 from bot.ledger.db import insert_if_absent
 from bot.ledger.handle import Database, chunks, sources_of
@@ -27,6 +38,9 @@ from bot.ledger.schema import papers as paper_table
 from bot.models import Pending
 
 __all__ = ["Deliveries", "queue_deliveries", "unassigned", "row_ids"]
+
+_COLUMNS = ("email", "paper_id", "state", "queries", "queued_at", "attempts")
+_BATCH = 50_000  # deliveries per INSERT: memory stays flat however many subscribers
 
 
 class Deliveries:
@@ -119,43 +133,98 @@ class Deliveries:
 
 def queue_deliveries(
     conn: Connection,
-    triples: list[tuple[str, str, tuple[str, ...]]],
+    triples: Iterable[tuple[str, str, tuple[str, ...]]],
     ids: dict[str, int],
     now: datetime,
 ) -> None:
     """A pending delivery per (email, canonical id, queries) whose subscriber was first seen at or
     before `now`, in `Papers.record`'s transaction: a paper and its deliveries commit together.
-    `ids`: canonical id -> row id of the papers new in it."""
-    emails = sorted({email.lower() for email, _, _ in triples})
-    eligible: set[str] = set()
-    for chunk in chunks(emails):
-        eligible.update(
-            conn.scalars(
-                select(subscribers.c.email).where(
-                    subscribers.c.email.in_(chunk), subscribers.c.first_seen <= now
-                )
-            )
-        )
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    `ids`: canonical id -> row id of the papers new in it. A pair given twice keeps its first
+    queries. `triples` is read as it comes, _BATCH rows at a time (a poll of 50,000 subscribers
+    queues millions: issue 14)."""
+    eligible = set(conn.scalars(select(subscribers.c.email).where(subscribers.c.first_seen <= now)))
+    encoded: dict[tuple[str, ...], str] = {}  # queries -> JSON text: few distinct, many rows
+    batch: dict[tuple[str, int], str] = {}
     for email, paper_id, queries in triples:
-        if paper_id not in ids:
+        row = ids.get(paper_id)
+        if row is None:
             raise ValueError(
                 f"queue returned paper {paper_id!r}, which is not new in this record()"
             )
-        email = email.lower()
-        if email in eligible:
-            rows.setdefault(
-                (email, ids[paper_id]),
-                {
-                    "email": email,
-                    "paper_id": ids[paper_id],
-                    "state": PENDING,
-                    "queries": json.dumps(list(queries), ensure_ascii=False),
-                    "queued_at": now,
-                },
-            )
-    if rows:
-        conn.execute(insert_if_absent(conn, deliveries), list(rows.values()))
+        key = (email.lower(), row)
+        if key[0] in eligible and key not in batch:
+            text = encoded.get(queries)
+            if text is None:
+                text = encoded[queries] = json.dumps(list(queries), ensure_ascii=False)
+            batch[key] = text
+            if len(batch) >= _BATCH:
+                _insert_pending(conn, batch, now)
+                batch = {}
+    if batch:
+        _insert_pending(conn, batch, now)
+
+
+def _insert_pending(conn: Connection, batch: dict[tuple[str, int], str], now: datetime) -> None:
+    """Insert pending deliveries {(email, paper row id): queries as JSON}; a pair already in the
+    ledger is left as it is.
+
+    Sorted by (email, paper_id), the primary key and the state index are written in order: 300k
+    rows took 7.2 s in a paper's order, 2.0 s sorted (SQLite). Not through SQLAlchemy's
+    executemany, which processes every row's parameters in Python (3 s for 300k rows): on SQLite
+    the compiled INSERT goes to the driver's executemany with plain tuples and `now` converted
+    once; on PostgreSQL one INSERT … SELECT FROM unnest(arrays) per batch (psycopg's executemany
+    sends one INSERT per row: 13 s for 300k, unnest 5 s).
+    """
+    rows = sorted(batch.items())
+    if conn.dialect.name == "sqlite":
+        _executemany(conn, rows, now)
+    else:
+        _insert_from_arrays(conn, rows, now)
+
+
+def _executemany(conn: Connection, rows: list[tuple[tuple[str, int], str]], now: datetime) -> None:
+    """SQLite: the INSERT compiled once, executed by the driver with a tuple per row."""
+    statement = insert_if_absent(conn, deliveries).compile(
+        dialect=conn.dialect, column_keys=_COLUMNS
+    )
+    assert statement.positiontup == list(_COLUMNS), statement.positiontup  # the tuples' order
+    stored = deliveries.c.queued_at.type.dialect_impl(conn.dialect)
+    at = stored.bind_processor(conn.dialect)(now)  # the text SQLAlchemy stores for `now`
+    conn.exec_driver_sql(
+        statement.string, [(email, row, PENDING, text, at, 0) for (email, row), text in rows]
+    )
+
+
+def _insert_from_arrays(
+    conn: Connection, rows: list[tuple[tuple[str, int], str]], now: datetime
+) -> None:
+    """PostgreSQL: INSERT … SELECT FROM unnest(emails, paper ids, queries), one statement."""
+    given = (
+        func.unnest(
+            cast(bindparam("emails"), postgresql.ARRAY(Text)),
+            cast(bindparam("rows"), postgresql.ARRAY(Integer)),
+            cast(bindparam("queries"), postgresql.ARRAY(Text)),
+        )
+        .table_valued("email", "paper_id", "queries")
+        .render_derived(name="given")
+    )
+    values = select(
+        given.c.email,
+        given.c.paper_id,
+        literal(PENDING),
+        given.c.queries,
+        literal(now, deliveries.c.queued_at.type),
+        literal(0),
+    )
+    statement = postgresql.insert(deliveries).from_select(_COLUMNS, values)
+    conn.execute(
+        statement.on_conflict_do_nothing(),
+        {
+            "emails": [email for (email, _), _ in rows],
+            "rows": [row for (_, row), _ in rows],
+            "queries": [text for _, text in rows],
+        },
+    )
 
 
 def unassigned(email: str) -> tuple[Any, ...]:

@@ -62,7 +62,7 @@ class Papers:
             lock(conn, RECORD_LOCK)
             new, ids = record_papers(conn, papers, now)
             if queue is not None and new:
-                queue_deliveries(conn, list(queue(list(new))), ids, now)
+                queue_deliveries(conn, queue(list(new)), ids, now)
         return new
 
     def seen(self, since: datetime | None = None, limit: int | None = None) -> list[Paper]:

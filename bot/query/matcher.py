@@ -213,37 +213,37 @@ class Matcher:
 
         Owners without a match and papers without a match are left out; an empty batch gives {}.
         """
+        found: dict[str, dict[str, tuple[str, ...]]] = {}
+        for owner, paper_id, texts in self.pairs(papers):
+            found.setdefault(paper_id, {})[owner] = texts
+        return {paper.id: found[paper.id] for paper in papers if paper.id in found}
+
+    def pairs(self, papers: Sequence[Paper]) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+        """(owner, paper.id, the owner's query texts that match it) for every match, owner by
+        owner in the owners' order.
+
+        A generator: a batch matched by many owners (2,000 papers and 50,000 owners give millions
+        of pairs) is never held whole. Papers one query matched (nearly all) share one tuple.
+        """
         if not papers:
-            return {}
+            return
         index = _BatchIndex([tokenize_paper(p) for p in papers])
         masks = [index.term_mask(term) for term in self._term_list]
         results = [_run(program, masks, index.full) for program in self._programs]
-        found: list[dict[str, tuple[str, ...]]] = [{} for _ in papers]
+        ids = [paper.id for paper in papers]
         for owner, compiled in self._owners:
             hits = [(text, results[number]) for text, number in compiled if results[number]]
-            if not hits:
-                continue
-            # Papers matched by exactly one of the owner's queries (nearly all) share one tuple;
-            # only the papers several queries matched need their own.
-            before = [0]
+            shared = seen = 0  # the papers several of the owner's queries match
             for _, mask in hits:
-                before.append(before[-1] | mask)
-            after = 0
-            alone_all = 0
-            for j in range(len(hits) - 1, -1, -1):
-                text, mask = hits[j]
-                alone = mask & ~(before[j] | after)
-                after |= mask
-                alone_all |= alone
+                shared |= seen & mask
+                seen |= mask
+            for text, mask in hits:
                 texts = (text,)
-                while alone:
-                    low = alone & -alone
-                    found[low.bit_length() - 1][owner] = texts
-                    alone ^= low
-            for i in _bits(before[-1] & ~alone_all):
+                for i in _bits(mask & ~shared):
+                    yield owner, ids[i], texts
+            for i in _bits(shared):
                 bit = 1 << i
-                found[i][owner] = tuple(text for text, mask in hits if mask & bit)
-        return {paper.id: owners for paper, owners in zip(papers, found, strict=True) if owners}
+                yield owner, ids[i], tuple(text for text, mask in hits if mask & bit)
 
 
 # ---------------------------------------------------------------------------------------------
