@@ -74,45 +74,24 @@ def claim(
 ) -> list[OutboxEmail]:
     """Take up to `limit` due rows (of `wanted` emails, if given), oldest first, for `owner`.
 
-    On PostgreSQL the candidates are locked FOR UPDATE SKIP LOCKED (SPEC section 8), so concurrent
-    claimers take different rows; the conditional UPDATE gives a row to one claimer only, on
-    either database.
+    On PostgreSQL the pending candidates are locked FOR UPDATE SKIP LOCKED (SPEC section 8), so
+    concurrent claimers take different rows; the conditional UPDATE gives a row to one claimer
+    only, on either database. Four statements built once (five with stops): a send run claims
+    every few emails.
     """
-    abandoned, due = _due_conditions(conn, owner, now)
-    # One query per state, each walking the (state, id) index: sent rows are never read, so a
-    # claim costs the same for the first email of a run and the 10,000th.
-    chosen = sorted(
-        _candidates(conn, abandoned, wanted, limit) + _candidates(conn, due, wanted, limit)
-    )[:limit]
+    # Rows being sent are few, read at once; pending rows are paged along the (state, id) index:
+    # sent rows are never read, so a claim costs the same for the first email of a run and the
+    # 10,000th.
+    gone, abandoned = _abandoned(conn, owner, now, wanted)
+    chosen = sorted(abandoned + _due(conn, now, wanted, limit))[:limit]
     chosen = drop_claimed(conn, chosen, now)  # a recipient's stop, checked at the last moment
     if not chosen:
         return []
     claimed = conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(chosen), or_(abandoned, due))
-        .values(
-            state=SENDING,
-            claimed_by=owner,
-            lease_until=now + lease,
-            attempts=outbox.c.attempts + 1,
-        )
-        .returning(
-            outbox.c.id,
-            outbox.c.email,
-            outbox.c.message_id,
-            outbox.c.papers,
-            outbox.c.attempts,
-            outbox.c.created_at,
-        )
+        _CLAIM,
+        {"chosen": chosen, "now": now, "gone": gone, "owner": owner, "until": now + lease},
     ).all()
-    ids = [r.id for r in claimed]
-    bodies = dict(
-        conn.execute(
-            select(outbox_data.c.outbox_id, outbox_data.c.data).where(
-                outbox_data.c.outbox_id.in_(ids)
-            )
-        ).all()
-    )
+    bodies = dict(conn.execute(_BODIES, {"ids": [r.id for r in claimed]}).all())
     found = [
         OutboxEmail(
             r.id, r.email, r.message_id, bytes(bodies[r.id]), r.papers, r.attempts, r.created_at
@@ -120,6 +99,104 @@ def claim(
         for r in claimed
     ]
     return sorted(found, key=lambda e: e.id)
+
+
+# A row is due when pending and past its retry time, or abandoned: sending, and its lease over or
+# its owner gone (see _abandoned).
+_DUE = and_(
+    outbox.c.state == PENDING,
+    or_(outbox.c.next_attempt.is_(None), outbox.c.next_attempt <= bindparam("now")),
+)
+_ABANDONED = and_(
+    outbox.c.state == SENDING,
+    or_(
+        outbox.c.lease_until < bindparam("now"),
+        outbox.c.claimed_by.in_(bindparam("gone", expanding=True)),
+    ),
+)
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("chosen", expanding=True)), or_(_ABANDONED, _DUE))
+    .values(
+        state=SENDING,
+        claimed_by=bindparam("owner"),
+        lease_until=bindparam("until"),
+        attempts=outbox.c.attempts + 1,
+    )
+    .returning(
+        outbox.c.id,
+        outbox.c.email,
+        outbox.c.message_id,
+        outbox.c.papers,
+        outbox.c.attempts,
+        outbox.c.created_at,
+    )
+)
+_BODIES = select(outbox_data.c.outbox_id, outbox_data.c.data).where(
+    outbox_data.c.outbox_id.in_(bindparam("ids", expanding=True))
+)
+# Rows being sent: a few per sender at any time (those claimed ahead and those in flight).
+_SENDING = select(outbox.c.id, outbox.c.email, outbox.c.claimed_by, outbox.c.lease_until).where(
+    outbox.c.state == SENDING
+)
+
+
+def _abandoned(
+    conn: Connection, owner: str, now: datetime, wanted: set[str] | None
+) -> tuple[list[str], list[int]]:
+    """(owners on this host whose process is gone, ids of the sending rows to take over: their
+    lease over or their owner gone), of `wanted` emails if given."""
+    rows = conn.execute(_SENDING).all()
+    owners = {r.claimed_by for r in rows if r.claimed_by != owner}
+    gone = sorted(o for o in owners if o is not None and _is_gone(o))
+    taken = [
+        r.id
+        for r in rows
+        if ((r.lease_until is not None and r.lease_until < now) or r.claimed_by in gone)
+        and (wanted is None or r.email in wanted)
+    ]
+    return gone, taken
+
+
+_PAGE = select(outbox.c.id, outbox.c.email).where(_DUE, outbox.c.id > bindparam("after"))
+
+
+def _page(locked: bool, filtered: bool) -> Any:
+    """A page of due rows, oldest first; `filtered`: of the emails given; `locked`: PostgreSQL's
+    FOR UPDATE SKIP LOCKED."""
+    query = (
+        _PAGE.where(outbox.c.email.in_(bindparam("emails", expanding=True))) if filtered else _PAGE
+    )
+    query = query.order_by(outbox.c.id).limit(bindparam("page"))
+    return query.with_for_update(skip_locked=True) if locked else query
+
+
+_PAGES = {
+    (locked, filtered): _page(locked, filtered)
+    for locked in (False, True)
+    for filtered in (False, True)
+}
+
+
+def _due(conn: Connection, now: datetime, wanted: set[str] | None, limit: int) -> list[int]:
+    """Up to `limit` ids of pending rows due at `now` (of `wanted` emails, if given), oldest first.
+
+    On PostgreSQL they are locked FOR UPDATE SKIP LOCKED until the claim commits.
+    """
+    filtered = wanted is not None and len(wanted) <= _CHUNK_EMAILS
+    query = _PAGES[conn.dialect.name == "postgresql", filtered]
+    values: dict[str, Any] = {"now": now, "page": 4 * limit}
+    if filtered:
+        values["emails"] = sorted(wanted or ())
+    chosen: list[int] = []
+    after = 0
+    while len(chosen) < limit:
+        rows = conn.execute(query, {**values, "after": after}).all()
+        chosen += [r.id for r in rows if wanted is None or r.email in wanted]
+        if len(rows) < 4 * limit:
+            break
+        after = rows[-1].id
+    return chosen[:limit]
 
 
 _FINISH_EMAILS = (
@@ -164,48 +241,6 @@ def finish(
         conn.execute(
             _FINISH_DELIVERIES, {"done": done, "outcome": outcome, "at": now, "reply": reply}
         )
-
-
-def _due_conditions(conn: Connection, owner: str, now: datetime) -> tuple[Any, Any]:
-    """(abandoned sending rows, due pending rows) as where-clauses."""
-    dead = _gone_owners(conn, owner, now)
-    abandoned = and_(
-        outbox.c.state == SENDING,
-        or_(outbox.c.lease_until < now, outbox.c.claimed_by.in_(dead)),
-    )
-    due = and_(
-        outbox.c.state == PENDING,
-        or_(outbox.c.next_attempt.is_(None), outbox.c.next_attempt <= now),
-    )
-    return abandoned, due
-
-
-def _gone_owners(conn: Connection, owner: str, now: datetime) -> list[str]:
-    """Owners of sending rows, lease still running, whose process on this host is gone."""
-    held = select(outbox.c.claimed_by).where(outbox.c.state == SENDING, outbox.c.lease_until >= now)
-    return [o for o in set(conn.scalars(held.distinct())) if o != owner and _is_gone(o)]
-
-
-def _candidates(conn: Connection, where: Any, wanted: set[str] | None, limit: int) -> list[int]:
-    """Up to `limit` ids of rows matching `where` (of `wanted` emails, if given), oldest first.
-
-    On PostgreSQL they are locked FOR UPDATE SKIP LOCKED until the claim commits.
-    """
-    chosen: list[int] = []
-    after, page = 0, 4 * limit
-    while len(chosen) < limit:
-        query = select(outbox.c.id, outbox.c.email).where(where, outbox.c.id > after)
-        if wanted is not None and len(wanted) <= _CHUNK_EMAILS:
-            query = query.where(outbox.c.email.in_(sorted(wanted)))
-        query = query.order_by(outbox.c.id).limit(page)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = conn.execute(query).all()
-        chosen += [r.id for r in rows if wanted is None or r.email in wanted]
-        if len(rows) < page:
-            break
-        after = rows[-1].id
-    return chosen[:limit]
 
 
 def _is_gone(owner: str | None) -> bool:
