@@ -59,11 +59,13 @@ async def fill(
     policy: RetryPolicy,
     report: SendReport,
     stop: asyncio.Event | None = None,
+    added: Callable[[], None] | None = None,
 ) -> None:
     """Render one email into the outbox for each subscriber owed something and not waiting.
 
     Rendering is CPU work on the event loop: it yields between subscribers, so a signal is
     handled at once, and stops when `stop` is set (the rest is rendered by a later run).
+    `added()` is called after each email is stored (the sender sends it while the next renders).
     """
     deliveries, outbox = ledger.deliveries, ledger.outbox
     waiting = await run(outbox.open_emails)
@@ -103,6 +105,8 @@ async def fill(
                 now,
                 key,
             )
+            if added is not None:
+                added()
 
 
 async def split(

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import mailbox
 import os
+from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.errors import TemporarySendError
@@ -24,8 +25,13 @@ class MaildirTransport:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None:
-        """Deliver `data` to the Maildir; the envelope is not kept (the headers name both ends)."""
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: Awaitable[object] | None = None
+    ) -> None:
+        """Deliver `data` to the Maildir; the envelope is not kept (the headers name both ends).
+        `ready` is awaited first (see bot.mail.transports)."""
+        if ready is not None:
+            await ready
         await asyncio.to_thread(self._write, data)
 
     def _write(self, data: bytes) -> None:

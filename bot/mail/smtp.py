@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import ssl
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import aiosmtplib
@@ -76,12 +77,18 @@ class SmtpTransport:
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None:
-        """Hand `data` to the server for `recipient`; raises Temporary/PermanentSendError."""
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: Awaitable[object] | None = None
+    ) -> None:
+        """Hand `data` to the server for `recipient`; raises Temporary/PermanentSendError.
+
+        `ready` is awaited after RCPT, before DATA (see bot.mail.transports); what it raises is
+        raised as it is, the connection dropped.
+        """
         async with self._lock:
             try:
                 smtp = await self._connection()
-                await self._transfer(smtp, sender, recipient, data)
+                await self._transfer(smtp, sender, recipient, data, ready)
             except BaseException as exc:
                 # Whatever happened (even cancellation), the session state is unknown: start afresh.
                 self._drop()
@@ -91,7 +98,12 @@ class SmtpTransport:
                 raise error from exc
 
     async def _transfer(
-        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes
+        self,
+        smtp: aiosmtplib.SMTP,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        ready: Awaitable[object] | None,
     ) -> None:
         """MAIL, RCPT, DATA: aiosmtplib's `sendmail`, except that the wait for the reply to DATA
         is DATA_TIMEOUT, not the command timeout (`sendmail` has one timeout for every command).
@@ -110,6 +122,8 @@ class SmtpTransport:
                 await smtp.rcpt(recipient)
             except aiosmtplib.SMTPRecipientRefused as exc:
                 raise aiosmtplib.SMTPRecipientsRefused([exc]) from None
+            if ready is not None:
+                await ready
             await smtp.data(data, timeout=max(self.timeout, DATA_TIMEOUT))
         except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
             # Reset the envelope so the connection can carry the next message (as sendmail does).

@@ -5,6 +5,9 @@ the sending workers' transports.
 Both transports answer `send` with None when the message is safely handed over (the Maildir file is
 in new/ and fsynced, or the server said 250), TemporarySendError when trying again later may work,
 and PermanentSendError when this message to this recipient will never be accepted (SPEC section 4).
+`send(..., ready=)` awaits `ready` just before the message's content goes out: the sender records
+the previous email as sent meanwhile, off the connection's path, yet before this one can be
+accepted (so a kill still repeats at most one email per connection).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Protocol
 
 from bot.errors import ConfigError
@@ -34,7 +37,9 @@ __all__ = [
 class Transport(Protocol):
     """What the sender needs from a transport."""
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None: ...
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: Awaitable[object] | None = None
+    ) -> None: ...
 
     async def probe(self) -> None: ...
 
