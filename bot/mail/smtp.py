@@ -115,7 +115,7 @@ class SmtpTransport:
             await smtp.ehlo()
         options = []
         if smtp.supports_extension("size"):  # RFC 1870: a server refuses a too-big message early
-            options.append(f"SIZE={len(normalize_message_line_endings(data))}")
+            options.append(f"SIZE={_wire_size(data)}")
         try:
             await smtp.mail(sender, options=options)
             try:
@@ -288,6 +288,17 @@ def _too_big(code: int, message: str) -> bool:
     return code == _TOO_BIG_CODE or (
         500 <= code < 600 and message.lstrip().startswith(_TOO_BIG_STATUS)
     )
+
+
+def _wire_size(data: bytes) -> int:
+    """The size of `data` with CRLF line endings, as aiosmtplib will send it (RFC 1870 SIZE).
+
+    Our messages are built with CRLF already (bot.mail.mime): then it is their length, counted
+    in C, not a regex pass over every line as normalizing a copy takes."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") == crlf == data.count(b"\r") and data.endswith(b"\r\n"):
+        return len(data)
+    return len(normalize_message_line_endings(data))
 
 
 def _reply(code: int, message: str) -> str:
