@@ -159,11 +159,22 @@ def main() -> None:
         type=float,
         help="relay mode: the server answers MAIL, RCPT and the final dot after this many ms",
     )
+    parser.add_argument(
+        "--delay-every-reply",
+        action="store_true",
+        help="relay mode: the greeting, EHLO, DATA and QUIT wait too (a distant server)",
+    )
     args = parser.parse_args()
     if args.reply_delay_ms is not None:
         import relay
 
-        relay.main(args.messages or 600, args.concurrency, args.per_email, args.reply_delay_ms)
+        relay.main(
+            args.messages or 600,
+            args.concurrency,
+            args.per_email,
+            args.reply_delay_ms,
+            args.delay_every_reply,
+        )
         return
     sink_mode(args.messages or 10_000, args.concurrency, args.per_email)
 

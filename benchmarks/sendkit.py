@@ -42,18 +42,19 @@ WORDS = (
 # --- the server: a raw asyncio SMTP server in its own process --------------------------------
 
 
-async def serve(port: int, delay: float) -> None:
+async def serve(port: int, delay: float, every: bool = False) -> None:
     """An SMTP server that queues nothing. With `delay` (seconds) it is a relay doing its work
     before answering MAIL (sender checks), RCPT (recipient lookup) and the final dot (queueing the
     message): each of those replies is written `delay` after the command was read, one command at
     a time per connection, as a server works through pipelined commands in order (RFC 2920
-    section 3.1). The greeting, EHLO, DATA's 354, RSET, NOOP and QUIT are answered at once.
+    section 3.1). The greeting, EHLO, DATA's 354, RSET, NOOP and QUIT are answered at once, unless
+    `every`: then every reply waits `delay` (a distant server: the network's round trip).
     Connections are served concurrently: one session's wait never holds up another's.
     """
 
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async def answer(reply: bytes, slow: bool = False) -> None:
-            if slow and delay:
+            if (slow or every) and delay:
                 await asyncio.sleep(delay)
             writer.write(reply)
             await writer.drain()
@@ -83,12 +84,14 @@ async def serve(port: int, delay: float) -> None:
         await server.serve_forever()
 
 
-def start_server(delay_ms: float = 0.0) -> tuple[subprocess.Popen, int]:
-    """The server in a process of its own, listening: (process, port). The caller stops it."""
+def start_server(delay_ms: float = 0.0, every: bool = False) -> tuple[subprocess.Popen, int]:
+    """The server (see `serve`) in a process of its own, listening: (process, port). The caller
+    stops it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [sys.executable, __file__, "--serve", str(port), "--reply-delay-ms", str(delay_ms)]
+    command += ["--delay-every-reply"] if every else []
     process = subprocess.Popen(command)
     for _ in range(200):
         try:
@@ -237,5 +240,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="the benchmarks' SMTP server")
     parser.add_argument("--serve", type=int, required=True, help="port")
     parser.add_argument("--reply-delay-ms", type=float, default=0.0)
+    parser.add_argument("--delay-every-reply", action="store_true")
     options = parser.parse_args()
-    asyncio.run(serve(options.serve, options.reply_delay_ms / 1000))
+    asyncio.run(serve(options.serve, options.reply_delay_ms / 1000, options.delay_every_reply))
