@@ -10,14 +10,15 @@ import re
 import sqlite3
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from support import Fault, Inbox, start_smtp
-from support.sending import owe, run, settings_for, states
+from support.sending import T0, owe, run, settings_for, states
 
-from bot.ledger import Ledger
+from bot.ledger import Ledger, new_owner
 from bot.mail.render import Renderer
 
 _MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
@@ -161,3 +162,22 @@ def test_four_connections_with_refusals_a_retry_and_a_split_deliver_each_paper_o
     assert report.deferred == []
     assert report.failed == [f"{refused}: refused: 550 5.1.1 no such user"]
     assert handler.unrecorded == []  # no email accepted while the one before it was unrecorded
+
+
+def test_a_claim_that_drops_a_stopped_address_still_takes_as_many_as_it_asked(tmp_path: Path):
+    # The feeder reads a short claim as "nothing more is due now". A row of an address stopped
+    # while a dead process held it is dropped at claim time; the claim then takes the next one.
+    people = [f"d{i:02d}@example.org" for i in range(10)]
+    with Ledger.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        owe(store, people=people)
+        for n, email in enumerate(people):
+            [owed] = store.deliveries.pending(email)
+            store.outbox.add_email(email, [owed.paper.id], f"<m{n}@example.org>", b"x\r\n", T0)
+        host = new_owner().split(":")[0]  # this host and pid namespace
+        dead = f"{host}:{2**22 + 1}:p:dead"  # pid 2**22+1 cannot exist
+        lease = timedelta(minutes=15)
+        assert [r.email for r in store.outbox.claim_due(dead, T0, lease, 1)] == people[:1]
+        assert store.recipients.unsubscribe(people[0], T0, "link")  # leaves its sending row
+        taken = store.outbox.claim_due(new_owner(), T0, lease, 8)
+        assert [r.email for r in taken] == people[1:9]
+        assert states(store)[people[0]] == {"dropped": 1}

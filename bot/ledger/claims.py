@@ -82,9 +82,14 @@ def claim(
     # Rows being sent are few, read at once; pending rows are paged along the (state, id) index:
     # sent rows are never read, so a claim costs the same for the first email of a run and the
     # 10,000th.
-    gone, abandoned = _abandoned(conn, owner, now, wanted)
-    chosen = sorted(abandoned + _due(conn, now, wanted, limit))[:limit]
-    chosen = drop_claimed(conn, chosen, now)  # a recipient's stop, checked at the last moment
+    while True:
+        gone, abandoned = _abandoned(conn, owner, now, wanted)
+        picked = sorted(abandoned + _due(conn, now, wanted, limit))[:limit]
+        chosen = drop_claimed(conn, picked, now)  # a recipient's stop, checked at the last moment
+        if len(chosen) == len(picked):
+            break
+        # Rows of stopped addresses were dropped (no longer due): choose again, so that fewer rows
+        # than `limit` always means that no more are due (the sender's feeder relies on it).
     if not chosen:
         return []
     claimed = conn.execute(
