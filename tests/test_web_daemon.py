@@ -139,6 +139,11 @@ def test_wrong_tokens_get_the_404_of_a_missing_page_and_a_token_survives_an_edit
         resumed = web.post(alice, data={"action": "resume"})
         assert "Resumed." in resumed.text
         assert _status(tmp_path, config)[ALICE]["stopped"] is None
+        # RFC 8058 section 3.1 lets a mail client send the one-click body as multipart/form-data.
+        click = web.post(bob, files={"List-Unsubscribe": (None, "One-Click")})
+        assert click.status_code == 200
+        assert click.request.headers["Content-Type"].startswith("multipart/form-data")
+        assert _status(tmp_path, config)[BOB]["stopped"]["how"] == "one-click"
 
 
 def test_hostile_requests_get_plain_answers_never_a_500_or_a_traceback(tmp_path: Path):
