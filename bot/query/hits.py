@@ -37,40 +37,62 @@ Run = tuple[int, int]
 Runs = list[Run]
 
 
-def runs(sequence: tuple[tuple[str, str], ...], text: TextField) -> Runs:
-    """(first, last) word positions in `text` where `sequence` matches consecutive words: what
+class Field:
+    """A title or abstract looked up quickly: each word key's positions, and the words joined by
+    NUL (a character no word holds: words are runs of letters and digits, bot.query.words) for
+    prefixes."""
+
+    __slots__ = ("text", "positions", "blob")
+
+    def __init__(self, text: TextField):
+        self.text = text
+        positions: dict[str, list[int]] = {}
+        for at, key in enumerate(text.keys):
+            positions.setdefault(key, []).append(at)
+        self.positions = positions
+        self.blob = "\0" + "\0".join(text.words)
+
+
+Fields = tuple[Field, Field]  # title, abstract
+
+
+def fields(document: Document) -> Fields:
+    """The title and abstract of `document`, indexed."""
+    return Field(document.title), Field(document.abstract)
+
+
+@lru_cache(maxsize=1024)
+def paper_fields(paper: Paper) -> Fields:
+    """`fields` of a paper's words (matcher._document): once per paper, for every subscriber."""
+    return fields(_document(paper))
+
+
+def runs(sequence: tuple[tuple[str, str], ...], field: Field) -> Runs:
+    """(first, last) word positions in `field` where `sequence` matches consecutive words: what
     compile.sequence_runs finds trying every token, in an order of its own."""
     operation, operand = sequence[0]
-    if operation == WORD_PREFIX:
-        positions = _starting_with(text.words, operand)
+    text = field.text
+    if operation == KEY_EQ:
+        positions = field.positions.get(operand, ())
+        joins = [j for j in text.joins if j[1] == operand] if text.joins else []
+    elif operation == WORD_PREFIX:
+        positions = _starting_with(field.blob, operand)
         joins = [j for j in text.joins if j[0] and j[0].startswith(operand)]
-    elif operation in (KEY_EQ, WORD_EQ):
-        column = 1 if operation == KEY_EQ else 0
-        positions = _equal(text.keys if column else text.words, operand)
-        joins = [j for j in text.joins if j[column] == operand]
+    elif operation == WORD_EQ:
+        positions = [at for at, word in enumerate(text.words) if word == operand]
+        joins = [j for j in text.joins if j[0] == operand]
     else:  # names (category:, source:) are not words of a text field
         return []
     if len(sequence) == 1:
-        return [(i, i) for i in positions] + [(j[2], j[3]) for j in joins]
-    firsts = [(text.words[i], text.keys[i], i, i) for i in positions] + joins
+        found = [(at, at) for at in positions]
+        return found + [(j[2], j[3]) for j in joins] if joins else found
+    firsts = [(text.words[at], text.keys[at], at, at) for at in positions] + joins
     return list(sequence_runs(sequence, text, firsts))
 
 
-def _equal(column: tuple[str, ...], operand: str) -> list[int]:
-    """The positions of `operand` in `column`: count and index run at C speed."""
-    found = []
-    at = -1
-    for _ in range(column.count(operand)):
-        at = column.index(operand, at + 1)
-        found.append(at)
-    return found
-
-
-def _starting_with(words: tuple[str, ...], prefix: str) -> list[int]:
-    """The positions of the words that start with `prefix` (not empty), found by str.find at C
-    speed in the words joined by NUL, a character no word holds (words are runs of letters and
-    digits, bot.query.words)."""
-    blob = "\0" + "\0".join(words)
+def _starting_with(blob: str, prefix: str) -> list[int]:
+    """The positions of the words that start with `prefix` (not empty): str.find at C speed in
+    the words joined by NUL (Field.blob)."""
     needle = "\0" + prefix
     found = []
     index, last = 0, 0
@@ -83,19 +105,22 @@ def _starting_with(words: tuple[str, ...], prefix: str) -> list[int]:
     return found
 
 
-def term_runs(term: Term, document: Document) -> tuple[Runs, Runs] | None:
+def term_runs(
+    term: Term, document: Document, indexed: Fields | None = None
+) -> tuple[Runs, Runs] | None:
     """The runs of `term` in the title and in the abstract, or None when it does not hold.
 
     A term that holds only outside title and abstract (author:, category:, source:) has no runs.
+    `indexed`: `fields(document)`, when the caller has it.
     """
-    found: list[Runs] = []
-    for name in PLAIN_FIELDS:
-        if name not in term.fields:
-            found.append([])
-            continue
-        text = document.title if name == "title" else document.abstract
-        found.append([run for sequence in term.alternatives for run in runs(sequence, text)])
-    title, abstract = found
+    title_field, abstract_field = indexed or fields(document)
+    title: Runs = []
+    abstract: Runs = []
+    for sequence in term.alternatives:
+        if "title" in term.fields:
+            title += runs(sequence, title_field)
+        if "abstract" in term.fields:
+            abstract += runs(sequence, abstract_field)
     if title or abstract:
         return title, abstract
     if all(name in PLAIN_FIELDS for name in term.fields) or not term_holds(term, document):
@@ -104,11 +129,11 @@ def term_runs(term: Term, document: Document) -> tuple[Runs, Runs] | None:
 
 
 def matched_runs(
-    program: Program, terms: Sequence[Term], document: Document
+    program: Program, terms: Sequence[Term], document: Document, indexed: Fields
 ) -> list[tuple[Runs, Runs] | None] | None:
     """Each term's runs (None for a term that does not hold) when the compiled query matches
-    `document`; None when it does not."""
-    found = [term_runs(term, document) for term in terms]
+    `document` (`indexed`: its fields); None when it does not."""
+    found = [term_runs(term, document, indexed) for term in terms]
     holds = [hit is not None for hit in found]
     return found if evaluate(program, holds.__getitem__) else None
 
@@ -121,7 +146,7 @@ def word_runs(paper: Paper, queries: Sequence[str | Query]) -> tuple[set[Run], s
     abstract: set[Run] = set()
     for query in queries:
         program, terms = _compiled(query)
-        found = matched_runs(program, terms, document)
+        found = matched_runs(program, terms, document, paper_fields(paper))
         for number in positive_terms(program) if found is not None else ():
             hit = found[number]
             if hit is not None:

@@ -31,7 +31,7 @@ from functools import lru_cache
 
 from bot.models import Paper
 from bot.query.compile import Program, Term, compile_query, positive_terms
-from bot.query.hits import matched_runs
+from bot.query.hits import matched_runs, paper_fields
 from bot.query.matcher import _BatchIndex, _compiled, _document
 from bot.query.syntax import parse_query
 from bot.query.tree import And, Not, Or, Query
@@ -196,6 +196,7 @@ def score(paper: Paper, queries: Sequence[str | Query], corpus: Corpus) -> Score
 @lru_cache(maxsize=8192)
 def _score(paper: Paper, queries: tuple[str | Query, ...], corpus: Corpus) -> Score:
     document = _document(paper)
+    indexed = paper_fields(paper)
     title_norm = 1.0 - B + B * len(document.title.words) / corpus.title_words
     abstract_norm = 1.0 - B + B * len(document.abstract.words) / corpus.abstract_words
     parts = []
@@ -203,7 +204,7 @@ def _score(paper: Paper, queries: tuple[str | Query, ...], corpus: Corpus) -> Sc
     abstract_runs: set[tuple[int, int]] = set()
     for query in queries:
         program, terms, positive, labels = _plan(query)
-        runs = matched_runs(program, terms, document)
+        runs = matched_runs(program, terms, document, indexed)
         if runs is None:
             parts.append(QueryScore(str(query), False, ()))
             continue
