@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.browser import CHROMIUM, chromium
 
 from bot import identity
 from bot.mail.digest import compose, ranked
@@ -23,23 +24,12 @@ from bot.query.matcher import Matcher
 from bot.query.rank import Corpus
 from bot.sources.text_listing import parse_text_listing
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE = Path(__file__).resolve().parent.parent / "bot" / "samples" / "page-000.txt"
 NOW = datetime(2026, 3, 12, 8, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"
 )
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +53,8 @@ def digest_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _shots() -> Path | None:
